@@ -1,0 +1,3 @@
+from evidence_audio.cli import main
+
+main()

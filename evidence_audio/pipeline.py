@@ -1,0 +1,52 @@
+"""One pipeline that composes the stages into a sealed report record."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .intake import confirm_unchanged, take_in
+from .provenance import Provenance, utc_now
+from .report.canonical import render, seal
+from .report.output import write_folder
+from .report.record import build_record, evidence_block
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting that can change an analysis; recorded in full in the report."""
+
+    case: str | None = None
+    examiner: str | None = None
+
+    def to_record(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
+
+
+def analyze(path: str | Path, settings: Settings) -> dict:
+    """Analyse a recording and return its sealed report record."""
+    intake = take_in(path)
+    provenance = Provenance(
+        input_path=str(Path(path).absolute()),
+        observed=intake.observed,
+        settings=settings.to_record(),
+        case=settings.case,
+        examiner=settings.examiner,
+    )
+    analysis: dict = {}
+    confirm_unchanged(intake)
+    provenance.finished_utc = utc_now()
+    return seal(build_record(evidence_block(intake), provenance.to_record(), analysis))
+
+
+def render_outputs(record: dict) -> dict[str, bytes]:
+    """Every file of the report folder, by name."""
+    return {"report.json": render(record)}
+
+
+def write_report(record: dict, out_dir: str | Path, overwrite: bool = False) -> Path:
+    return write_folder(Path(out_dir), render_outputs(record), overwrite=overwrite)
+
+
+def default_output_dir(path: str | Path) -> Path:
+    return Path.cwd() / f"{Path(path).name}.evidence"

@@ -1,0 +1,88 @@
+"""What software, on what machine, with what settings and models, made a report."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import av
+
+from . import __version__
+from .intake import ObservedStat
+from .models import ModelUse
+
+KEY_PACKAGES = (
+    "numpy", "av", "soxr", "soundfile", "librosa", "torch", "torchaudio", "ctranslate2",
+    "faster-whisper", "openai-whisper", "pyannote.audio", "pyannote.core", "silero-vad",
+    "onnxruntime", "rfc8785",
+)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _package_versions() -> dict[str, str]:
+    found = {}
+    for name in KEY_PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+@dataclass
+class Provenance:
+    """Collected while the pipeline runs; rendered into the record's provenance block."""
+
+    input_path: str
+    observed: ObservedStat
+    settings: dict
+    case: str | None = None
+    examiner: str | None = None
+    started_utc: str = field(default_factory=utc_now)
+    finished_utc: str | None = None
+    models: list[ModelUse] = field(default_factory=list)
+
+    def to_record(self) -> dict:
+        block = {
+            "tool": {"name": "evidence-audio", "version": __version__, "source_commit": _git_commit()},
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "packages": _package_versions(),
+            "ffmpeg_libraries": {k: ".".join(map(str, v)) for k, v in sorted(av.library_versions.items())},
+            "models": [m.to_record() for m in self.models],
+            "settings": self.settings,
+            "input_path": self.input_path,
+            "observed_file_times": {
+                "modified": self.observed.modified,
+                "accessed": self.observed.accessed,
+                "changed": self.observed.changed,
+            },
+            "started_utc": self.started_utc,
+            "finished_utc": self.finished_utc,
+            "case": self.case,
+            "examiner": self.examiner,
+        }
+        return block

