@@ -144,3 +144,7 @@ def models_verify() -> None:
             failed += 1
             click.echo(f"FAIL  {name}: {exc}")
     sys.exit(6 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -178,7 +178,7 @@ def _stream_info(stream) -> StreamInfo:
     common = dict(
         index=stream.index,
         kind=stream.type,
-        codec=getattr(ctx, "name", None),
+        codec=getattr(getattr(ctx, "codec", None), "canonical_name", None),
         codec_long_name=getattr(getattr(ctx, "codec", None), "long_name", None),
         duration_s=_seconds(stream.duration, stream.time_base),
         bit_rate=getattr(ctx, "bit_rate", None) or None,

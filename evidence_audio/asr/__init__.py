@@ -1,0 +1,1 @@
+"""Speech recognition: Whisper on two engines, voice activity, and doubt marking."""

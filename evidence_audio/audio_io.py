@@ -1,0 +1,123 @@
+"""Native-rate PCM in and out with PyAV: decode every channel, encode wav/flac/mp3/m4a/opus.
+
+The analysis signal of ``intake`` is 16 kHz mono; tools that must hand back a file of the same
+shape as the evidence (redaction) or build test material (re-encoded clips) use these instead.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from .errors import MediaError, OutputError
+from .intake import _interleaved_float32, _open_container, check_input, open_read_only
+
+
+@dataclass(frozen=True)
+class NativeAudio:
+    """Every channel of the first audio stream at its own rate, as decoded."""
+
+    samples: np.ndarray  # float32, shape (n, channels)
+    sample_rate: int
+    sample_format: str  # FFmpeg's name of the stream's sample format, e.g. "s16"
+    codec: str
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+
+# extension -> (container format, codec, sample format, rates the encoder accepts or None for any)
+FORMATS = {
+    ".wav": ("wav", "pcm_s16le", "s16", None),
+    ".flac": ("flac", "flac", "s16", None),
+    ".mp3": ("mp3", "libmp3lame", "s16p", (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)),
+    ".m4a": ("ipod", "aac", "fltp", None),
+    ".opus": ("ogg", "libopus", "s16", (8000, 12000, 16000, 24000, 48000)),
+}
+
+
+def decode_native(path: str | Path) -> NativeAudio:
+    """Decode the first audio stream without downmix or resampling."""
+    path = Path(path)
+    check_input(path)
+    with open_read_only(path) as handle:
+        container = _open_container(handle, path)
+        try:
+            if not container.streams.audio:
+                raise MediaError(f"no audio stream in {path}")
+            stream = container.streams.audio[0]
+            rate = stream.codec_context.sample_rate
+            fmt = stream.codec_context.format.name if stream.codec_context.format else "flt"
+            pieces = [_interleaved_float32(f) for f in container.decode(stream) if f.sample_rate == rate]
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"cannot decode {path}: {exc}") from None
+        finally:
+            container.close()
+    if not pieces:
+        raise MediaError(f"no audio could be decoded from {path}")
+    return NativeAudio(np.concatenate(pieces), rate, fmt, stream.codec_context.name)
+
+
+# lossless formats can keep the evidence's own sample format
+LOSSLESS_CODECS = {(".wav", "s16"): "pcm_s16le", (".wav", "s32"): "pcm_s32le", (".wav", "flt"): "pcm_f32le",
+                   (".flac", "s16"): "flac", (".flac", "s32"): "flac"}
+
+
+def lossless_format(native_format: str) -> str:
+    """The PCM sample format that holds a stream's samples without loss: s16, s32 or flt."""
+    name = native_format.rstrip("p")
+    return {"u8": "s16", "s16": "s16", "s32": "s32", "s64": "flt", "flt": "flt", "dbl": "flt"}.get(name, "flt")
+
+
+def encode(samples: np.ndarray, sample_rate: int, suffix: str, bit_rate: int | None = None,
+           pcm_format: str = "s16") -> bytes:
+    """Encode (n, channels) or (n,) float32 samples in [-1, 1] into the format named by suffix.
+
+    For wav and flac, pcm_format (s16, s32, flt) picks the sample format; an integer sample x
+    becomes round(x * 2**(bits-1)) clipped, so samples decoded from PCM come back bit-exact.
+    """
+    suffix = suffix.lower()
+    if suffix not in FORMATS:
+        raise OutputError(f"unsupported output format {suffix!r}; use one of {', '.join(FORMATS)}")
+    fmt, codec, sample_format, rates = FORMATS[suffix]
+    if (suffix, pcm_format) in LOSSLESS_CODECS:
+        codec, sample_format = LOSSLESS_CODECS[(suffix, pcm_format)], pcm_format
+    elif suffix == ".flac":
+        codec, sample_format = "flac", "s32"
+    if rates is not None and sample_rate not in rates:
+        raise OutputError(f"{suffix} cannot hold {sample_rate} Hz audio; use .wav or .flac")
+    pcm = np.asarray(samples, dtype=np.float32)
+    if pcm.ndim == 1:
+        pcm = pcm[:, None]
+    channels = pcm.shape[1]
+    layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=sample_rate, layout=layout)
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        stream.format = sample_format
+        frame_size = stream.codec_context.frame_size or 4096
+        if sample_format.startswith(("s16", "s32")):
+            bits = 16 if sample_format.startswith("s16") else 32
+            scale = float(2 ** (bits - 1))
+            data = np.clip(np.round(pcm.astype(np.float64) * scale), -scale, scale - 1)
+            data = data.astype(np.int16 if bits == 16 else np.int32)
+        else:
+            data = pcm
+        for start in range(0, data.shape[0], frame_size):
+            chunk = data[start:start + frame_size]
+            array = np.ascontiguousarray(chunk.T) if sample_format.endswith("p") else chunk.reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(array, format=sample_format, layout=layout)
+            frame.sample_rate = sample_rate
+            frame.pts = start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()

@@ -1,0 +1,41 @@
+"""transcript.txt: the transcript as plain UTF-8 text, one segment a line, with its provenance."""
+
+from __future__ import annotations
+
+from .view import LOW_CONFIDENCE, clock, digest, events, transcript_lines
+
+
+def marked_text(line) -> str:
+    """The segment text with low-confidence words in [?brackets]."""
+    if not line.words:
+        return line.text
+    return "".join(f"[?{w.text.strip()}]".join(w.text.split(w.text.strip()) if w.text.strip() else [w.text])
+                   if w.low_confidence else w.text for w in line.words).strip()
+
+
+def render(record: dict, samples=None) -> bytes:
+    evidence = record.get("evidence") or {}
+    out = [
+        f"Transcript of {evidence.get('file_name', '?')}",
+        f"Recording SHA-256: {(evidence.get('hashes') or {}).get('sha256', '?')}",
+        f"Report integrity SHA-256: {digest(record)}",
+        f"Words in [?brackets] were recognised with probability below {LOW_CONFIDENCE}; "
+        "lines marked SUSPECT may be recogniser errors (see report.html / report.pdf).",
+        "",
+    ]
+    lines = transcript_lines(record)
+    if not lines:
+        out.append("(no transcript in this report)")
+    for line in lines:
+        speaker = f" {line.speaker}:" if line.speaker else ""
+        suspect = f" [SUSPECT: {'; '.join(line.suspect_reasons)}]" if line.suspect else ""
+        out.append(f"[{clock(line.start)} --> {clock(line.end)}]{speaker} {marked_text(line)}{suspect}")
+        if line.translation:
+            out.append(f"    (English) {line.translation.strip()}")
+    found = events(record)
+    if found:
+        out += ["", "Events"]
+        out += [f"[{clock(e.start)} --> {clock(e.end)}] {e.kind} {e.category}"
+                + (f" score {e.score:.2f}" if e.score is not None else "")
+                + (f" {e.speaker}" if e.speaker else "") + f": {e.detail}" for e in found]
+    return ("\n".join(out) + "\n").encode("utf-8")

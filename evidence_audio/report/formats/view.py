@@ -1,0 +1,223 @@
+"""What the human-readable reports show, read from a record that may lack any analysis block.
+
+Every renderer (text, subtitles, HTML, PDF) takes its rows from here, so all of them say the
+same thing about the same record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LOW_CONFIDENCE = 0.5  # a word below this recogniser probability is marked in the reports
+DISTRESS_CATEGORIES = ("scream", "cry", "shout", "impact")
+
+
+def clock(t: float | None) -> str:
+    """A time as hh:mm:ss.mmm; '?' when unknown."""
+    if t is None:
+        return "?"
+    ms = round(float(t) * 1000)
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def short_clock(t: float | None) -> str:
+    """A time as m:ss.s (or h:mm:ss.s), for tables and figures."""
+    if t is None:
+        return "?"
+    tenths = round(float(t) * 10)
+    hours, rest = divmod(tenths, 36_000)
+    minutes, rest = divmod(rest, 600)
+    seconds = f"{rest // 10:02d}.{rest % 10}"
+    return f"{hours}:{minutes:02d}:{seconds}" if hours else f"{minutes}:{seconds}"
+
+
+def analysis(record: dict, block: str) -> dict:
+    return (record.get("analysis") or {}).get(block) or {}
+
+
+def duration(record: dict) -> float:
+    audio = (record.get("evidence") or {}).get("audio") or {}
+    samples, rate = audio.get("analysis_samples"), audio.get("analysis_sample_rate")
+    if samples and rate:
+        return samples / rate
+    return audio.get("decoded_duration_s") or 0.0
+
+
+def digest(record: dict) -> str:
+    return (record.get("integrity") or {}).get("digest", "(not sealed)")
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float | None
+    end: float | None
+    probability: float | None
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.probability is not None and self.probability < LOW_CONFIDENCE
+
+
+@dataclass(frozen=True)
+class Line:
+    """One transcript segment as the reports show it."""
+
+    id: int | str
+    start: float
+    end: float
+    speaker: str | None
+    text: str
+    translation: str | None
+    suspect_reasons: tuple[str, ...]
+    words: tuple[Word, ...] = field(default_factory=tuple)
+
+    @property
+    def suspect(self) -> bool:
+        return bool(self.suspect_reasons)
+
+    @property
+    def low_confidence_words(self) -> tuple[Word, ...]:
+        return tuple(w for w in self.words if w.low_confidence)
+
+    def pieces(self) -> list[tuple[str, bool]]:
+        """The text as (piece, low-confidence) runs, from the words when the segment has them."""
+        if not self.words:
+            return [(self.text, False)]
+        return [(w.text, w.low_confidence) for w in self.words]
+
+
+def transcript_lines(record: dict) -> list[Line]:
+    lines = []
+    for seg in analysis(record, "transcript").get("segments") or []:
+        words = tuple(Word(w.get("text", ""), w.get("start"), w.get("end"), w.get("probability"))
+                      for w in seg.get("words") or [])
+        reasons = tuple(seg.get("suspect_reasons") or ())
+        if seg.get("suspect") and not reasons:
+            reasons = ("marked suspect",)
+        lines.append(Line(seg.get("id", len(lines)), seg.get("start") or 0.0, seg.get("end") or 0.0,
+                          seg.get("speaker"), (seg.get("text") or "").strip(), seg.get("translation"),
+                          reasons, words))
+    return lines
+
+
+@dataclass(frozen=True)
+class Event:
+    """A distress sound or a distress phrase in the transcript, on one timeline."""
+
+    kind: str  # "sound" or "speech"
+    category: str
+    start: float
+    end: float
+    detail: str
+    score: float | None = None
+    speaker: str | None = None
+    segment_id: int | str | None = None
+
+
+def events(record: dict) -> list[Event]:
+    block = analysis(record, "events")
+    found = [Event("sound", e.get("class", "?"), e.get("start") or 0.0, e.get("end") or 0.0,
+                   e.get("model", ""), e.get("score"))
+             for e in block.get("sound_events") or []]
+    found += [Event("speech", c.get("category", "?"), c.get("start") or 0.0, c.get("end") or 0.0,
+                    f"“{c.get('phrase', '')}” ({c.get('language', '?')}) in: {c.get('text', '')}",
+                    None, c.get("speaker"), c.get("segment_id"))
+              for c in block.get("transcript_cues") or []]
+    return sorted(found, key=lambda e: (e.start, e.end, e.kind, e.category))
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One speaker's turns, for the timeline."""
+
+    speaker: str
+    turns: tuple[tuple[float, float], ...]
+    talk_time_s: float | None
+
+
+def speaker_lanes(record: dict) -> list[Lane]:
+    block = analysis(record, "speakers")
+    turns = block.get("turns") or []
+    labels = list(block.get("labels") or sorted({t.get("speaker") for t in turns if t.get("speaker")}))
+    talk = block.get("talk_time_s") or {}
+    return [Lane(label, tuple((t["start"], t["end"]) for t in turns if t.get("speaker") == label),
+                 talk.get(label))
+            for label in labels]
+
+
+def overlaps(record: dict) -> list[tuple[float, float, tuple[str, ...]]]:
+    return [(o["start"], o["end"], tuple(o.get("speakers") or ()))
+            for o in analysis(record, "speakers").get("overlaps") or []]
+
+
+def language_summary(record: dict) -> str | None:
+    language = analysis(record, "transcript").get("language")
+    if not language:
+        return None
+    text = f"{language.get('code', '?')}"
+    if language.get("forced"):
+        return text + " (set by the examiner, not detected)"
+    if language.get("probability") is not None:
+        text += f" (probability {language['probability']:.2f})"
+    others = [f"{t['code']} {t['probability']:.2f}" for t in language.get("top") or []
+              if t.get("code") != language.get("code")]
+    return text + (f"; next most likely: {', '.join(others)}" if others else "")
+
+
+def cover_rows(record: dict) -> list[tuple[str, str]]:
+    """Label/value pairs that identify the evidence and the analysis."""
+    evidence = record.get("evidence") or {}
+    provenance = record.get("provenance") or {}
+    container = evidence.get("container") or {}
+    audio = evidence.get("audio") or {}
+    hashes = evidence.get("hashes") or {}
+    tool = provenance.get("tool") or {}
+    rows = [
+        ("Case", provenance.get("case") or "(not given)"),
+        ("Examiner", provenance.get("examiner") or "(not given)"),
+        ("File name", evidence.get("file_name", "?")),
+        ("Size", f"{evidence.get('size_bytes', '?')} bytes"),
+        ("SHA-256", hashes.get("sha256", "?")),
+        ("SHA-1", hashes.get("sha1", "?")),
+        ("MD5", hashes.get("md5", "?")),
+        ("Duration", f"{clock(audio.get('decoded_duration_s'))} decoded"
+                     f" (container states {clock(container.get('duration_s'))})"),
+        ("Container", f"{container.get('format_long_name', '?')} ({container.get('format', '?')})"),
+    ]
+    for stream in container.get("streams") or []:
+        if stream.get("kind") == "audio":
+            rows.append((f"Audio stream {stream.get('index')}",
+                         ", ".join(str(v) for v in (stream.get("codec_long_name") or stream.get("codec"),
+                                                    stream.get("sample_rate") and f"{stream['sample_rate']} Hz",
+                                                    stream.get("channel_layout")
+                                                    or (stream.get("channels") and f"{stream['channels']} ch"))
+                                   if v)))
+    for key, value in sorted((container.get("tags") or {}).items()):
+        rows.append((f"Tag {key}", str(value)))
+    rows.append(("Decoding", "damaged: " + f"{audio.get('decode_errors', 0)} decode errors"
+                 + (", stopped early" if audio.get("decode_stopped_early") else "")
+                 if audio.get("damaged") else "clean, no decode errors"))
+    rows.append(("Decoded audio SHA-256", audio.get("pcm_sha256", "?")))
+    rows += [
+        ("Analysis started (UTC)", provenance.get("started_utc", "?")),
+        ("Analysis finished (UTC)", provenance.get("finished_utc", "?")),
+        ("Tool", f"{tool.get('name', 'evidence-audio')} {tool.get('version', '?')}"
+                 + (f" (source {tool['source_commit']})" if tool.get("source_commit") else "")),
+        ("Python / platform", f"{provenance.get('python', '?')} on {provenance.get('platform', '?')}"),
+        ("Record integrity (SHA-256)", digest(record)),
+    ]
+    return rows
+
+
+def model_rows(record: dict) -> list[tuple[str, str, str]]:
+    """(model, file, sha256) for every model weight file the analysis loaded."""
+    return [(f"{m.get('name', '?')} ({m.get('engine', '?')})", path, sha)
+            for m in (record.get("provenance") or {}).get("models") or []
+            for path, sha in sorted((m.get("files") or {}).items())]
+
+
+def package_rows(record: dict) -> list[tuple[str, str]]:
+    return sorted(((record.get("provenance") or {}).get("packages") or {}).items())
