@@ -45,6 +45,7 @@ class ModelSpec:
     licence: str
     description: str
     files: tuple[ModelFile, ...]
+    converted_from: str | None = None  # another manifest model these files are converted from
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def load_manifest() -> dict[str, ModelSpec]:
             licence=entry["licence"],
             description=entry["description"],
             files=files,
+            converted_from=entry.get("converted_from"),
         )
     return specs
 
@@ -110,6 +112,13 @@ def _package_file(source: Source) -> Path:
     return path
 
 
+def _convert(source_name: str) -> bytes:
+    """An openai-whisper checkpoint converted from a verified CTranslate2 Whisper model."""
+    from .asr.convert import checkpoint_bytes
+
+    return checkpoint_bytes(require(source_name).path)
+
+
 def model_dir(name: str) -> Path:
     return store_dir() / name
 
@@ -123,11 +132,13 @@ def install(name: str) -> Path:
         dest = target / file.path
         if dest.is_file() and sha256_file(dest) == file.sha256:
             continue
-        if not file.sources:
+        if not file.sources and not model.converted_from:
             raise ModelError(f"{name}: {file.path} has no source package; it is made by another command")
         fd, tmp = tempfile.mkstemp(dir=target, prefix=".assemble-")
         try:
             with os.fdopen(fd, "wb") as out:
+                if model.converted_from:
+                    out.write(_convert(model.converted_from))
                 for source in file.sources:
                     with open(_package_file(source), "rb") as part:
                         shutil.copyfileobj(part, out, 1 << 20)

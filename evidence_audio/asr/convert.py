@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def read_ctranslate2(model_bin: Path) -> dict[str, np.ndarray]:
 
 
 def _layers(variables: dict, prefix: str) -> int:
-    return len({name.split("/")[1] for name in variables if name.startswith(prefix + "/layer_")})
+    pattern = re.compile(rf"{prefix}/layer_(\d+)/")
+    return len({match.group(1) for name in variables if (match := pattern.match(name))})
 
 
 def _linear(out: dict, variables: dict, source: str, target: str, bias: bool = True) -> None:
@@ -141,7 +143,7 @@ def openai_checkpoint(model_dir: str | Path) -> dict:
         "n_text_head": int(variables["decoder/num_heads"]),
         "n_text_layer": n_text_layer,
     }
-    state = {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in sorted(out.items())}
+    state = {name: torch.from_numpy(np.array(value)) for name, value in sorted(out.items())}
     heads = [[int(layer), int(head)] for layer, head in config.get("alignment_heads", [])]
     return {"dims": dims, "model_state_dict": state, "alignment_heads": heads}
 
