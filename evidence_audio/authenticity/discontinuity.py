@@ -1,0 +1,158 @@
+"""Discontinuity candidates: jumps in background noise floor, background spectrum, DC offset,
+abrupt waveform steps (phase jumps), and silence made of digital zeros."""
+
+from __future__ import annotations
+
+import numpy as np
+import librosa
+from scipy.ndimage import maximum_filter1d, median_filter, percentile_filter, uniform_filter1d
+
+from ..intake import ANALYSIS_RATE
+from ..report.canonical import score, seconds
+
+CAN_SHOW = (
+    "Moments where the recording changes abruptly in ways a single continuous take rarely does: "
+    "the background noise level or colour changes at once, the DC offset shifts, the waveform "
+    "jumps between two samples, or the audio drops to exact digital zero (which a microphone "
+    "never produces). Each is a place for an expert to listen to and examine."
+)
+CANNOT_SHOW = (
+    "Whether anything was edited. Doors, movement, a phone changing its gain or noise "
+    "suppression, codec frames and network dropouts cause the same jumps; a splice inside "
+    "matching background, or one smoothed by re-encoding, leaves no trace here. Absence of "
+    "candidates is not evidence of an unedited recording."
+)
+
+FRAME = 320  # 20 ms
+HOP = 160  # 10 ms
+SIDE_FRAMES = 300  # 3 s compared on each side of a point
+QUIET_PERCENTILE = 10  # the background is the quietest 10 % of frames on a side
+FLOOR_JUMP_DB = 6.0
+SPECTRUM_JUMP_DB = 4.0
+DC_JUMP = 0.004  # in full scale: about -48 dBFS
+STEP_RATIO = 30.0  # a sample step this many times the local typical step
+STEP_MIN = 0.02
+ZERO_RUN_S = 0.02
+MIN_SEPARATION_S = 0.5
+
+THRESHOLDS = {
+    "noise_floor_jump_db": FLOOR_JUMP_DB, "background_spectrum_jump_db": SPECTRUM_JUMP_DB,
+    "dc_jump_full_scale": DC_JUMP, "waveform_step_ratio": STEP_RATIO, "waveform_step_min": STEP_MIN,
+    "digital_zero_run_s": ZERO_RUN_S, "compared_span_each_side_s": SIDE_FRAMES * HOP / ANALYSIS_RATE,
+}
+
+
+def _peaks(strength: np.ndarray, threshold: float, separation: int) -> list[int]:
+    """Indices of local maxima at or above threshold, at least separation apart (strongest first)."""
+    local = maximum_filter1d(strength, 2 * separation + 1, mode="nearest")
+    found = np.flatnonzero((strength >= threshold) & (strength == local))
+    kept: list[int] = []
+    for i in sorted(found, key=lambda j: (-strength[j], j)):
+        if all(abs(i - k) >= separation for k in kept):
+            kept.append(int(i))
+    return sorted(kept)
+
+
+def _side_quantile(values: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame t: the q-percentile of values over the SIDE_FRAMES before t and from t on."""
+    centred = percentile_filter(values, q, size=SIDE_FRAMES, mode="mirror")
+    index = np.arange(len(values))
+    before = centred[np.clip(index - SIDE_FRAMES // 2, 0, len(values) - 1)]
+    after = centred[np.clip(index + SIDE_FRAMES // 2, 0, len(values) - 1)]
+    return before, after
+
+
+def background_jumps(samples: np.ndarray) -> list[dict]:
+    """Points where the background (quietest frames) changes level or spectral shape."""
+    mel = librosa.feature.melspectrogram(y=samples, sr=ANALYSIS_RATE, n_fft=FRAME, hop_length=HOP, n_mels=16,
+                                         fmin=60.0, fmax=7600.0, center=True).T
+    bands_db = 10.0 * np.log10(mel + 1e-12)
+    level_db = 10.0 * np.log10(mel.sum(axis=1) + 1e-12)
+    valid = np.zeros(len(level_db), dtype=bool)
+    valid[SIDE_FRAMES // 3: len(valid) - SIDE_FRAMES // 3] = True  # at least 1 s on each side
+    before, after = _side_quantile(level_db, QUIET_PERCENTILE)
+    floor_jump = np.where(valid, np.abs(after - before), 0.0)
+    candidates = []
+    for i in _peaks(floor_jump, FLOOR_JUMP_DB, int(MIN_SEPARATION_S / (HOP / ANALYSIS_RATE))):
+        candidates.append({"time": seconds(i * HOP / ANALYSIS_RATE), "kind": "noise_floor_jump",
+                           "strength": score(floor_jump[i]), "unit": "dB",
+                           "detail": f"background level {before[i]:.1f} dB before, {after[i]:.1f} dB after"})
+    sides = [_side_quantile(bands_db[:, b], QUIET_PERCENTILE) for b in range(bands_db.shape[1])]
+    shape_b, shape_a = (np.stack([side[k] for side in sides], 1) for k in (0, 1))
+    diff = (shape_a - shape_a.mean(1, keepdims=True)) - (shape_b - shape_b.mean(1, keepdims=True))
+    spectrum_jump = np.where(valid, np.sqrt(np.mean(diff ** 2, axis=1)), 0.0)
+    for i in _peaks(spectrum_jump, SPECTRUM_JUMP_DB, int(MIN_SEPARATION_S / (HOP / ANALYSIS_RATE))):
+        candidates.append({"time": seconds(i * HOP / ANALYSIS_RATE), "kind": "background_spectrum_jump",
+                           "strength": score(spectrum_jump[i]), "unit": "dB (RMS over 16 bands, level removed)",
+                           "detail": "the colour of the background noise changes"})
+    return candidates
+
+
+def dc_jumps(native: np.ndarray, rate: int) -> list[dict]:
+    """Points where the DC offset (mean of a second of samples) shifts, per channel."""
+    candidates = []
+    block = max(rate // 100, 1)
+    for channel in range(native.shape[1]):
+        x = native[: len(native) // block * block, channel].astype(np.float64)
+        means = x.reshape(-1, block).mean(axis=1)
+        side = 100
+        if len(means) < 2 * side:
+            continue
+        kernel = uniform_filter1d(means, side, mode="nearest")
+        before = np.concatenate([np.full(side // 2, np.nan), kernel[:-side // 2]])
+        after = np.concatenate([kernel[side // 2:], np.full(side // 2, np.nan)])
+        jump = np.nan_to_num(np.abs(after - before))
+        jump[: side] = jump[-side:] = 0.0
+        for i in _peaks(jump, DC_JUMP, int(MIN_SEPARATION_S * 100)):
+            candidates.append({"time": seconds(i * block / rate), "kind": "dc_jump", "strength": score(jump[i]),
+                               "unit": "full scale", "channel": channel,
+                               "detail": f"DC offset {before[i]:+.4f} before, {after[i]:+.4f} after"})
+    return candidates
+
+
+def waveform_steps(samples: np.ndarray) -> list[dict]:
+    """Single-sample steps far larger than the local signal's steps (phase/waveform jumps)."""
+    d2 = np.abs(np.diff(samples.astype(np.float64), n=2))
+    if len(d2) < 400:
+        return []
+    typical = median_filter(d2, size=161, mode="nearest") + 1e-6
+    ratio = d2 / typical
+    strength = np.where(d2 >= STEP_MIN, ratio, 0.0)
+    candidates = []
+    for i in _peaks(strength, STEP_RATIO, int(MIN_SEPARATION_S * ANALYSIS_RATE)):
+        candidates.append({"time": seconds((i + 1) / ANALYSIS_RATE), "kind": "waveform_step",
+                           "strength": score(ratio[i]), "unit": "times the local typical step",
+                           "detail": f"a jump of {d2[i]:.3f} full scale between neighbouring samples"})
+    return candidates
+
+
+def digital_zero_runs(native: np.ndarray, rate: int) -> list[dict]:
+    """Runs where every channel is exactly zero for at least ZERO_RUN_S."""
+    silent = np.all(native == 0.0, axis=1).astype(np.int8)
+    edges = np.diff(np.concatenate([[0], silent, [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    runs = []
+    for a, b in zip(starts, ends):
+        if (b - a) / rate >= ZERO_RUN_S:
+            where = "at the start" if a == 0 else "at the end" if b == len(native) else "inside the recording"
+            runs.append({"time": seconds(a / rate), "end": seconds(b / rate), "kind": "digital_zero_run",
+                         "strength": seconds((b - a) / rate), "unit": "s",
+                         "detail": f"{(b - a) / rate:.3f} s of exact digital zero {where}"})
+    return runs
+
+
+def examine(samples: np.ndarray, native: np.ndarray, native_rate: int) -> dict:
+    """Discontinuity candidates of a recording (16 kHz mono analysis signal and native PCM)."""
+    candidates = (background_jumps(samples) + dc_jumps(native, native_rate) + waveform_steps(samples)
+                  + digital_zero_runs(native, native_rate))
+    candidates.sort(key=lambda c: (c["time"], c["kind"]))
+    kinds = sorted({c["kind"] for c in candidates})
+    return {
+        "indicator": "discontinuity candidates",
+        "summary": (f"{len(candidates)} candidate(s) to examine ({', '.join(kinds)})" if candidates
+                    else "no candidates above the thresholds"),
+        "candidates": candidates,
+        "thresholds": THRESHOLDS,
+        "can_show": CAN_SHOW,
+        "cannot_show": CANNOT_SHOW,
+    }

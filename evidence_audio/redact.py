@@ -1,0 +1,205 @@
+"""A publishable copy of a recording: chosen ranges bleeped, muted, or the voice disguised,
+plus a derivation record that ties the copy back to the evidence.
+
+Every sample outside the operations' ranges is the original's decoded sample; with a lossless
+output (wav, flac) in the original's sample format it stays bit-identical. Fades and the
+disguise's cross-fades lie inside the ranges.
+
+The disguise is irreversible by design: within a range the short-time spectrum is smoothed
+across frequency (removing the voice's harmonics, hence its pitch), its envelope is stretched
+(moving the formants) and given random phase (seeded, so re-runs are identical). Unlike a pitch
+shift, which can be shifted back, nothing of the original pitch or phase is left to recover.
+Words stay partly intelligible, as whispered speech with another vocal tract.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import uniform_filter1d
+from scipy.signal import istft, stft
+
+from . import __version__
+from .audio_io import FORMATS, NativeAudio, decode_native, encode, lossless_format
+from .errors import InputError, VerificationError
+from .intake import Intake
+from .provenance import utc_now
+from .report.canonical import integrity_digest, seal, seconds
+
+SCHEMA_ID = "evidence-audio/derivation/v1"
+MODES = ("bleep", "mute", "disguise")
+BLEEP_HZ = 1000.0
+BLEEP_LEVEL = 0.25  # about -12 dBFS
+FADE_S = 0.005
+WORD_PAD_S = 0.05
+DISGUISE_FORMANT_SHIFT = 1.2  # spectral envelope stretched by this factor
+DISGUISE_SMOOTH_HZ = 300.0
+DISGUISE_SEED = 20240607
+
+
+@dataclass(frozen=True)
+class Operation:
+    mode: str
+    start: float
+    end: float
+    reason: str
+
+
+def parse_ranges(text: str) -> list[tuple[float, float]]:
+    """'1.5-3.2,10-12.25' -> [(1.5, 3.2), (10.0, 12.25)]."""
+    ranges = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = re.fullmatch(r"(\d+(?:\.\d*)?)\s*-\s*(\d+(?:\.\d*)?)", part)
+        if not match or float(match[1]) >= float(match[2]):
+            raise InputError(f"bad range {part!r}: write START-END in seconds, e.g. 1.5-3.2")
+        ranges.append((float(match[1]), float(match[2])))
+    return ranges
+
+
+def load_report(path: Path, intake: Intake) -> dict:
+    """Read a report.json (or its folder), check its seal and that it describes this recording."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "report.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read report {path}: {exc}") from None
+    if record.get("integrity", {}).get("digest") != integrity_digest(record):
+        raise VerificationError(f"report {path} fails its integrity check; it was altered")
+    if record.get("evidence", {}).get("hashes", {}).get("sha256") != intake.file.sha256:
+        raise VerificationError(f"report {path} describes another file (SHA-256 differs from {intake.path.name})")
+    return record
+
+
+def speaker_ranges(report: dict, speaker: str) -> list[tuple[float, float]]:
+    block = report.get("analysis", {}).get("speakers")
+    if not block:
+        raise InputError("the report has no speakers block; run analyze with diarization first")
+    if speaker not in block.get("labels", []):
+        raise InputError(f"speaker {speaker!r} is not in the report (labels: {', '.join(block.get('labels', []))})")
+    return [(t["start"], t["end"]) for t in block["turns"] if t["speaker"] == speaker]
+
+
+def _normal(word: str) -> str:
+    return re.sub(r"[^\w']+", "", word.casefold())
+
+
+def word_ranges(report: dict, words: list[str], pad: float = WORD_PAD_S) -> list[tuple[float, float, str]]:
+    """(start, end, word) of every transcript word in the list, padded by pad seconds."""
+    transcript = report.get("analysis", {}).get("transcript")
+    if not transcript:
+        raise InputError("the report has no transcript block; run analyze with transcription first")
+    wanted = {_normal(w) for w in words if _normal(w)}
+    found = []
+    for segment in transcript.get("segments", []):
+        for word in segment.get("words", []):
+            if _normal(word["text"]) in wanted:
+                found.append((max(word["start"] - pad, 0.0), word["end"] + pad, _normal(word["text"])))
+    return found
+
+
+def _fade(n: int, rate: int) -> np.ndarray:
+    """Raised-cosine gain, 0 at both ends and 1 in the middle, over n samples."""
+    k = min(int(FADE_S * rate), n // 2)
+    gain = np.ones(n)
+    if k:
+        ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(k) / k)
+        gain[:k], gain[n - k:] = ramp, ramp[::-1]
+    return gain
+
+
+def _disguise(segment: np.ndarray, rate: int, seed: int) -> np.ndarray:
+    """Whisper-like resynthesis with moved formants (see the module docstring)."""
+    nper = int(0.032 * rate)
+    _, _, spec = stft(segment, fs=rate, nperseg=nper, noverlap=nper * 3 // 4)
+    magnitude = np.abs(spec)
+    bins = max(int(DISGUISE_SMOOTH_HZ / (rate / nper)), 1)
+    envelope = uniform_filter1d(magnitude, bins, axis=0, mode="nearest")
+    source = np.arange(envelope.shape[0]) / DISGUISE_FORMANT_SHIFT
+    shifted = np.stack([np.interp(source, np.arange(envelope.shape[0]), col) for col in envelope.T], 1)
+    phase = np.random.default_rng(seed).uniform(-np.pi, np.pi, size=shifted.shape)
+    _, out = istft(shifted * np.exp(1j * phase), fs=rate, nperseg=nper, noverlap=nper * 3 // 4)
+    out = out[: len(segment)]
+    out = np.pad(out, (0, len(segment) - len(out)))
+    level = np.sqrt(np.mean(segment ** 2) / max(np.mean(out ** 2), 1e-20))
+    return out * level
+
+
+def apply(audio: NativeAudio, operations: list[Operation]) -> np.ndarray:
+    """The redacted samples (n, channels); samples outside every operation are untouched."""
+    out = audio.samples.copy()
+    rate = audio.sample_rate
+    for number, op in enumerate(operations):
+        a = max(int(round(op.start * rate)), 0)
+        b = min(int(round(op.end * rate)), out.shape[0])
+        if b <= a:
+            continue
+        n = b - a
+        gain = _fade(n, rate)[:, None]
+        if op.mode == "mute":
+            replacement = np.zeros((n, out.shape[1]))
+        elif op.mode == "bleep":
+            tone = BLEEP_LEVEL * np.sin(2 * np.pi * BLEEP_HZ * np.arange(n) / rate)
+            replacement = np.repeat(tone[:, None], out.shape[1], axis=1)
+        else:
+            replacement = np.stack([_disguise(out[a:b, c].astype(np.float64), rate, DISGUISE_SEED + number * 16 + c)
+                                    for c in range(out.shape[1])], 1)
+        # cross-fade inside the range, so its edges carry no click and nothing outside changes
+        out[a:b] = (out[a:b] * (1.0 - gain) + replacement * gain).astype(np.float32)
+    return out
+
+
+def _operation_record(op: Operation) -> dict:
+    record = {**asdict(op), "start": seconds(op.start), "end": seconds(op.end)}
+    if op.mode == "bleep":
+        record["parameters"] = {"tone_hz": BLEEP_HZ, "level_full_scale": BLEEP_LEVEL, "fade_s": FADE_S}
+    elif op.mode == "mute":
+        record["parameters"] = {"fade_s": FADE_S}
+    else:
+        record["parameters"] = {"method": "spectral envelope, random phase, formant stretch",
+                                "formant_shift": DISGUISE_FORMANT_SHIFT, "smoothing_hz": DISGUISE_SMOOTH_HZ,
+                                "seed": DISGUISE_SEED, "fade_s": FADE_S, "reversible": False}
+    return record
+
+
+def redact(intake: Intake, operations: list[Operation], suffix: str | None = None) -> tuple[str, bytes, dict]:
+    """(derivative file name, its bytes, sealed derivation record)."""
+    if not operations:
+        raise InputError("nothing to redact: give --ranges, --speaker or --words")
+    audio = decode_native(intake.path)
+    for op in operations:
+        if op.start >= audio.duration_s:
+            raise InputError(f"range {op.start:.3f}-{op.end:.3f} s starts after the end of the recording "
+                             f"({audio.duration_s:.3f} s)")
+    in_suffix = intake.path.suffix.lower()
+    suffix = (suffix or (in_suffix if in_suffix in (".wav", ".flac") else ".wav")).lower()
+    if not suffix.startswith("."):
+        suffix = "." + suffix
+    pcm_format = lossless_format(audio.sample_format)
+    ordered = sorted(operations, key=lambda o: (o.start, o.end, o.mode))
+    data = encode(apply(audio, ordered), audio.sample_rate, suffix, pcm_format=pcm_format)
+    name = f"{intake.path.stem}.redacted{suffix}"
+    lossless = suffix in (".wav", ".flac")
+    record = {
+        "schema": SCHEMA_ID,
+        "original": {"file_name": intake.file.name, "sha256": intake.file.sha256,
+                     "pcm_sha256": intake.audio.pcm_sha256, "sample_rate": audio.sample_rate,
+                     "channels": audio.samples.shape[1], "duration_s": seconds(audio.duration_s)},
+        "derivative": {"file_name": name, "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data),
+                       "format": FORMATS[suffix][0], "sample_rate": audio.sample_rate,
+                       "channels": audio.samples.shape[1], "sample_format": pcm_format if lossless else FORMATS[suffix][2]},
+        "operations": [_operation_record(op) for op in ordered],
+        "unchanged_outside_operations": (
+            "bit-identical to the original's decoded samples" if lossless and audio.codec.startswith(("pcm_", "flac"))
+            else "identical before encoding; the output codec changes every sample slightly"),
+        "tool": {"name": "evidence-audio", "version": __version__},
+        "created_utc": utc_now(),
+    }
+    return name, data, seal(record)
+
