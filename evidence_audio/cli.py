@@ -24,6 +24,15 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _format_names(value: str) -> tuple[str, ...]:
+    from .report.formats import parse_names
+
+    try:
+        return parse_names(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--formats'") from None
+
+
 def one_line_errors(func):
     """Turn every failure into one line on stderr and a documented exit code."""
 
@@ -58,15 +67,19 @@ def main() -> None:
 @click.option("--case", help="Case reference, recorded in the report.")
 @click.option("--examiner", help="Examiner name, recorded in the report.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+@click.option("--formats", default="all", show_default=True, callback=lambda ctx, param, value: _format_names(value),
+              help="Report files to write: all, or a comma-separated list of json, html, pdf, srt, vtt, txt, "
+                   "rttm (report.json and manifest.sha256 are always written).")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
-            quiet: bool) -> None:
+            quiet: bool, formats: tuple[str, ...]) -> None:
     """Analyse RECORDING and write a hashed report folder."""
-    from .pipeline import Settings, analyze as run, default_output_dir, write_report
+    from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
 
     settings = Settings(case=case, examiner=examiner)
-    record = run(recording, settings)
-    out = write_report(record, output or default_output_dir(recording), overwrite=overwrite)
+    record, samples = analyze_with_audio(recording, settings)
+    out = write_report(record, output or default_output_dir(recording), overwrite=overwrite, samples=samples,
+                       formats=formats)
     click.echo(f"report: {out}")
     click.echo(f"integrity sha256: {record['integrity']['digest']}")
 

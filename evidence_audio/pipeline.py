@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterable
+
+import numpy as np
 
 from .intake import confirm_unchanged, take_in
 from .provenance import Provenance, utc_now
-from .report.canonical import render, seal
+from .report.canonical import seal
+from .report.formats import render_folder
 from .report.output import write_folder
 from .report.record import build_record, evidence_block
 
@@ -25,6 +29,11 @@ class Settings:
 
 def analyze(path: str | Path, settings: Settings) -> dict:
     """Analyse a recording and return its sealed report record."""
+    return analyze_with_audio(path, settings)[0]
+
+
+def analyze_with_audio(path: str | Path, settings: Settings) -> tuple[dict, np.ndarray]:
+    """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure)."""
     intake = take_in(path)
     provenance = Provenance(
         input_path=str(Path(path).absolute()),
@@ -36,16 +45,18 @@ def analyze(path: str | Path, settings: Settings) -> dict:
     analysis: dict = {}
     confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
-    return seal(build_record(evidence_block(intake), provenance.to_record(), analysis))
+    return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples
 
 
-def render_outputs(record: dict) -> dict[str, bytes]:
-    """Every file of the report folder, by name."""
-    return {"report.json": render(record)}
+def render_outputs(record: dict, samples: np.ndarray | None = None,
+                   formats: Iterable[str] | None = None) -> dict[str, bytes]:
+    """Every file of the report folder, by name: the chosen formats (default all) and manifest.sha256."""
+    return render_folder(record, samples, formats)
 
 
-def write_report(record: dict, out_dir: str | Path, overwrite: bool = False) -> Path:
-    return write_folder(Path(out_dir), render_outputs(record), overwrite=overwrite)
+def write_report(record: dict, out_dir: str | Path, overwrite: bool = False, samples: np.ndarray | None = None,
+                 formats: Iterable[str] | None = None) -> Path:
+    return write_folder(Path(out_dir), render_outputs(record, samples, formats), overwrite=overwrite)
 
 
 def default_output_dir(path: str | Path) -> Path:

@@ -13,6 +13,7 @@ import jsonschema
 from ..errors import InputError
 from ..intake import check_input, decode_file, hash_file
 from .canonical import INTEGRITY_KEY, integrity_digest, render
+from .formats import manifest
 
 REPORT_NAME = "report.json"
 
@@ -83,12 +84,33 @@ def check_recording(record: dict, recording: Path) -> list[Check]:
     return checks
 
 
+def check_folder(folder: Path, required: bool) -> list[Check]:
+    """Checks of the report folder against its manifest.sha256: every file listed, present and unchanged."""
+    listing = folder / manifest.MANIFEST_NAME
+    if not listing.is_file():
+        return [Check("folder manifest", False, f"{manifest.MANIFEST_NAME} missing")] if required else []
+    try:
+        entries = manifest.parse(listing.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        return [Check("folder manifest", False, f"{manifest.MANIFEST_NAME} unreadable: {exc}")]
+    found = manifest.check_folder(folder, entries)
+    checks = [Check("folder manifest", REPORT_NAME in entries,
+                    f"{found.listed} files listed" if REPORT_NAME in entries else f"{REPORT_NAME} is not listed")]
+    checks.append(Check("folder files", found.passed,
+                        "every listed file present and unchanged, none unlisted" if found.passed else
+                        "; ".join(f"{label}: {', '.join(names)}" for label, names in
+                                  (("changed", found.changed), ("missing", found.missing),
+                                   ("not listed", found.unlisted)) if names)))
+    return checks
+
+
 def verify(report: Path, recording: Path | None = None) -> list[Check]:
     path = report_path(Path(report))
     if not path.is_file():
         raise InputError(f"report not found: {path}")
     raw = path.read_bytes()
     checks, record = check_report(raw)
+    checks += check_folder(path.parent, required=Path(report).is_dir())
     if record is not None and recording is not None:
         checks += check_recording(record, Path(recording))
     return checks

@@ -9,8 +9,14 @@ def marked_text(line) -> str:
     """The segment text with low-confidence words in [?brackets]."""
     if not line.words:
         return line.text
-    return "".join(f"[?{w.text.strip()}]".join(w.text.split(w.text.strip()) if w.text.strip() else [w.text])
-                   if w.low_confidence else w.text for w in line.words).strip()
+    return "".join(_marked(w) for w in line.words).strip()
+
+
+def _marked(word) -> str:
+    stripped = word.text.lstrip()
+    if not (word.low_confidence and stripped):
+        return word.text
+    return f"{word.text[:len(word.text) - len(stripped)]}[?{stripped}]"
 
 
 def render(record: dict, samples=None) -> bytes:

@@ -1,0 +1,69 @@
+"""The project's measured error rates (data/error_rates.json), shown in every report and kept by the benchmarks.
+
+A benchmark measures, then calls ``record_measure(Measure(...))`` to replace its entry in the
+package's file; the reports quote the file as it stands in the installed version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+
+FORMAT = "evidence-audio/error-rates/v1"
+DATA_PATH = Path(__file__).resolve().parent / "data" / "error_rates.json"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measured figure set: a task, its metrics, their values on one dataset."""
+
+    id: str  # "<task>/<metric>/<dataset folder>", e.g. "diarization/der/diar_pyannote_debug"
+    task: str
+    metrics: list[str]
+    values: dict[str, float] | None  # metric -> fraction (0.12 = 12 %); None: not yet measured
+    items: int | None  # recordings (or clips) measured
+    dataset: str
+    conditions: str | None = None  # model, settings, anything the figure depends on
+    benchmark: str | None = None  # the exact command that produced it
+    measured_utc: str | None = None
+    tool_version: str | None = None
+    notes: str | None = None
+
+    @property
+    def measured(self) -> bool:
+        return bool(self.values)
+
+    def summary(self) -> str:
+        """The values as text: 'DER 12.3 %' or 'not yet measured'."""
+        if not self.values:
+            return "not yet measured"
+        return ", ".join(f"{name} {100 * self.values[name]:.1f} %" for name in self.metrics if name in self.values)
+
+
+def load(path: Path = DATA_PATH) -> list[Measure]:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: not an {FORMAT} file")
+    names = {f.name for f in fields(Measure)}
+    return [Measure(**{k: v for k, v in entry.items() if k in names}) for entry in data["measures"]]
+
+
+def record_measure(measure: Measure, path: Path = DATA_PATH) -> None:
+    """Replace (or add) the entry with this id, stamped with the time and tool version, atomically."""
+    path = Path(path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    stamped = asdict(measure) | {
+        "measured_utc": measure.measured_utc or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tool_version": measure.tool_version or __version__,
+    }
+    data["measures"] = sorted([m for m in data["measures"] if m["id"] != measure.id] + [stamped], key=lambda m: m["id"])
+    handle, staging = tempfile.mkstemp(prefix=".error_rates.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    os.replace(staging, path)

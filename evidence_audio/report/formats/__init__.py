@@ -1,0 +1,62 @@
+"""The files of a report folder: each format renders the sealed record (and, for figures, the audio) to bytes.
+
+report.json is always written; manifest.sha256 always closes the folder. A format whose analysis
+block is absent from the record (no transcript: no subtitles) is left out rather than written empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .. import canonical
+from . import html, manifest, pdf, rttm, subtitles, text
+
+Renderer = Callable[[dict, "np.ndarray | None"], bytes]
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str  # as given to --formats
+    file_name: str
+    render: Renderer
+    needs: str | None = None  # the analysis block it shows; skipped without it
+    description: str = ""
+
+
+FORMATS = (
+    Format("json", "report.json", lambda record, samples=None: canonical.render(record),
+           description="the sealed record (always written)"),
+    Format("html", "report.html", html.render, description="self-contained page with timeline"),
+    Format("pdf", "report.pdf", pdf.render, description="for filing; integrity digest on every page"),
+    Format("srt", "transcript.srt", subtitles.render_srt, "transcript", "subtitles"),
+    Format("vtt", "transcript.vtt", subtitles.render_vtt, "transcript", "WebVTT subtitles with speakers"),
+    Format("txt", "transcript.txt", text.render, "transcript", "plain-text transcript"),
+    Format("rttm", "diarization.rttm", rttm.render, "speakers", "speaker turns, NIST RTTM"),
+)
+BY_NAME = {f.name: f for f in FORMATS}
+ALWAYS = ("json",)
+
+
+def parse_names(value: str) -> tuple[str, ...]:
+    """'all' or a comma-separated list of format names -> names; raises ValueError naming an unknown one."""
+    names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return tuple(BY_NAME)
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown format {unknown[0]!r}; choose from all, {', '.join(BY_NAME)}")
+    return tuple(dict.fromkeys(ALWAYS + tuple(names)))
+
+
+def render_folder(record: dict, samples: np.ndarray | None = None,
+                  names: Iterable[str] | None = None) -> dict[str, bytes]:
+    """{file name: bytes} for the chosen formats (default all), plus manifest.sha256 over them."""
+    wanted = set(ALWAYS) | set(names if names is not None else BY_NAME)
+    present = (record.get("analysis") or {}).keys()
+    files = {f.file_name: f.render(record, samples) for f in FORMATS
+             if f.name in wanted and (f.needs is None or f.needs in present)}
+    files[manifest.MANIFEST_NAME] = manifest.render(files)
+    return files

@@ -1,0 +1,55 @@
+"""manifest.sha256: the SHA-256 of every other file in the report folder, in `sha256sum` format.
+
+`sha256sum -c manifest.sha256`, run inside the folder, checks it with no evidence-audio installed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST_NAME = "manifest.sha256"
+_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
+
+
+def render(files: dict[str, bytes]) -> bytes:
+    """Manifest lines for the given files (by name), sorted by name."""
+    return "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+                   for name, data in sorted(files.items()) if name != MANIFEST_NAME).encode("utf-8")
+
+
+def parse(text: str) -> dict[str, str]:
+    """{file name: sha256} from manifest text; raises ValueError on a malformed line."""
+    entries = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _LINE.match(line)
+        if not match:
+            raise ValueError(f"line {number} is not '<sha256>  <name>'")
+        if "/" in match.group(2) or match.group(2) in (".", ".."):
+            raise ValueError(f"line {number} names a path outside the folder")
+        entries[match.group(2)] = match.group(1)
+    return entries
+
+
+@dataclass(frozen=True)
+class FolderCheck:
+    """The folder against its manifest: files changed, missing, or present but not listed."""
+
+    listed: int
+    changed: tuple[str, ...]
+    missing: tuple[str, ...]
+    unlisted: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not (self.changed or self.missing or self.unlisted)
+
+
+def check_folder(folder: Path, entries: dict[str, str]) -> FolderCheck:
+    present = {p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST_NAME}
+    changed = tuple(sorted(name for name, sha in entries.items() if name in present
+                           and hashlib.sha256((folder / name).read_bytes()).hexdigest() != sha))
+    return FolderCheck(len(entries), changed, tuple(sorted(set(entries) - present)),
+                       tuple(sorted(present - set(entries))))

@@ -1,0 +1,84 @@
+"""The timeline figure: spectrogram, one lane per speaker, distress events marked (PNG bytes)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from .view import duration, events, overlaps, short_clock, speaker_lanes
+
+SAMPLE_RATE = 16000
+FRAME = 512  # 32 ms analysis window
+MAX_FRAMES = 1000  # columns of the spectrogram image (about one per pixel), however long the recording
+CATEGORY_COLOURS = {"scream": "#d62728", "cry": "#9467bd", "shout": "#ff7f0e", "impact": "#111111"}
+LANE_COLOURS = ("#1f77b4", "#2ca02c", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def spectrogram(samples: np.ndarray) -> tuple[np.ndarray, float]:
+    """Log power (dB) of Hann-windowed frames, at most MAX_FRAMES of them; returns (dB[freq, time], hop_s)."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if len(samples) < FRAME:
+        samples = np.pad(samples, (0, FRAME - len(samples)))
+    hop = max(FRAME // 2, int(np.ceil((len(samples) - FRAME) / MAX_FRAMES)) or 1)
+    starts = np.arange(0, len(samples) - FRAME + 1, hop)
+    frames = samples[starts[:, None] + np.arange(FRAME)[None, :]] * np.hanning(FRAME).astype(np.float32)
+    power = np.abs(np.fft.rfft(frames, axis=1)[:, :FRAME // 2]) ** 2
+    power = power.reshape(len(starts), FRAME // 4, 2).mean(axis=2)  # 31 Hz bins are finer than the figure shows
+    return (10 * np.log10(power + 1e-10)).T, hop / SAMPLE_RATE
+
+
+def render(record: dict, samples: np.ndarray | None = None) -> bytes:
+    """The figure as PNG; without samples, the lanes only."""
+    lanes = speaker_lanes(record)
+    found = events(record)
+    total = max(duration(record), 0.001)
+    rows = [("spectrogram", 2.2)] if samples is not None else []
+    rows += [(lane.speaker, 0.45) for lane in lanes] + [("events", 0.7)]
+    height = 0.75 + sum(h for _, h in rows)
+    figure = Figure(figsize=(10, height), dpi=130)
+    axes = figure.subplots(len(rows), 1, sharex=True, gridspec_kw={"height_ratios": [h for _, h in rows], "hspace": 0.08})
+    axes = list(np.atleast_1d(axes))
+    figure.subplots_adjust(left=0.12, right=0.96, top=1 - 0.1 / height, bottom=0.6 / height)
+
+    if samples is not None:
+        ax = axes.pop(0)
+        power, hop_s = spectrogram(samples)
+        floor = np.percentile(power, 5)
+        ax.imshow(power, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
+                  extent=(0, power.shape[1] * hop_s, 0, SAMPLE_RATE / 2000), vmin=floor, vmax=power.max())
+        ax.set_ylabel("kHz")
+        for event in found:
+            if event.kind == "sound":
+                ax.axvspan(event.start, event.end, fill=False, edgecolor=CATEGORY_COLOURS.get(event.category, "red"),
+                           linewidth=1.2)
+
+    for ax, lane, colour in zip(axes, lanes, LANE_COLOURS * (len(lanes) // len(LANE_COLOURS) + 1)):
+        ax.broken_barh([(start, end - start) for start, end in lane.turns], (0.15, 0.7), facecolors=colour)
+        for start, end, _ in overlaps(record):
+            ax.axvspan(start, end, color="#999999", alpha=0.25, linewidth=0)
+        ax.set_yticks([0.5], [lane.speaker], fontsize=8)
+        ax.set_ylim(0, 1)
+
+    ax = axes[-1]
+    categories = sorted({e.category for e in found})
+    for event in found:
+        y = categories.index(event.category)
+        colour = CATEGORY_COLOURS.get(event.category, "#444444")
+        if event.kind == "sound":
+            ax.broken_barh([(event.start, max(event.end - event.start, total / 400))], (y + 0.15, 0.7),
+                           facecolors=colour)
+        else:
+            ax.plot([event.start], [y + 0.5], marker="v", color=colour, markersize=7, linestyle="none")
+    ax.set_yticks([i + 0.5 for i in range(len(categories))] or [0.5], categories or ["no events"], fontsize=8)
+    ax.set_ylim(0, max(len(categories), 1))
+    ax.set_xlim(0, total)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: short_clock(t)))
+    ax.set_xlabel("time (m:ss.s); bars: detected sounds, triangles: distress words in the transcript")
+
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
+    return buffer.getvalue()
