@@ -111,6 +111,87 @@ def probe(recording: Path) -> None:
     click.echo(json.dumps(evidence_block(take_in(recording)), indent=2, ensure_ascii=False))
 
 
+@main.command("compare", epilog=EXIT_CODES)
+@click.argument("original", type=click.Path(path_type=Path))
+@click.argument("clip", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Folder for compare.json and compare.png (default: ./<clip>.compare).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print compare.json on stdout instead of a summary.")
+@one_line_errors
+def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool, as_json: bool) -> None:
+    """Find where CLIP comes from in ORIGINAL: offset, similarity, pieces, cut points, what differs."""
+    from .compare import compare_files, summary
+    from .report.output import write_folder
+
+    record, files = compare_files(original, clip)
+    out = write_folder(output or Path.cwd() / f"{clip.name}.compare", files, overwrite=overwrite)
+    click.echo(files["compare.json"].decode("utf-8") if as_json else "\n".join(summary(record["comparison"])))
+    click.echo(f"written: {out}", err=as_json)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Folder for indicators.json and enf.png (default: ./<file>.indicators).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@click.option("--mains", type=click.Choice(["50", "60"]), help="Mains frequency to trace (default: the stronger).")
+@click.option("--json", "as_json", is_flag=True, help="Print indicators.json on stdout instead of a summary.")
+@one_line_errors
+def indicators(recording: Path, output: Path | None, overwrite: bool, mains: str | None, as_json: bool) -> None:
+    """Authenticity indicators of RECORDING (metadata, discontinuities, mains hum), never verdicts."""
+    from .authenticity import indicator_files, summary
+    from .report.output import write_folder
+
+    record, files = indicator_files(recording, int(mains) if mains else None)
+    out = write_folder(output or Path.cwd() / f"{recording.name}.indicators", files, overwrite=overwrite)
+    click.echo(files["indicators.json"].decode("utf-8") if as_json else "\n".join(summary(record["authenticity"])))
+    click.echo(f"written: {out}", err=as_json)
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--ranges", help="Ranges in seconds to redact, e.g. 1.5-3.2,10-12.")
+@click.option("--speaker", help="Disguise (or --mode) every turn of this speaker; needs --report.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="report.json of RECORDING.")
+@click.option("--words-from", type=click.Path(path_type=Path), help="report.json whose transcript words to redact.")
+@click.option("--words", help="Comma-separated words to redact (with --words-from).")
+@click.option("--mode", type=click.Choice(["bleep", "mute", "disguise"]),
+              help="What to do (default: bleep for ranges and words, disguise for a speaker).")
+@click.option("--format", "suffix", type=click.Choice(["wav", "flac", "mp3", "m4a", "opus"]),
+              help="Output format (default: the input's if wav or flac, else wav).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output folder (default: ./<file>.redacted).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@one_line_errors
+def redact(recording: Path, ranges: str | None, speaker: str | None, report_path: Path | None,
+           words_from: Path | None, words: str | None, mode: str | None, suffix: str | None,
+           output: Path | None, overwrite: bool) -> None:
+    """Write a publishable copy of RECORDING with ranges bleeped, muted or a voice disguised,
+    and derivation.json tying the copy to the evidence (both SHA-256, operations, times)."""
+    from .intake import take_in
+    from .redact import Operation, load_report, parse_ranges, redact as run, speaker_ranges, word_ranges
+    from .report.canonical import render
+    from .report.output import write_folder
+
+    if speaker and not report_path:
+        raise click.UsageError("--speaker needs --report report.json")
+    if bool(words_from) != bool(words):
+        raise click.UsageError("--words-from and --words go together")
+    intake = take_in(recording)
+    operations = [Operation(mode or "bleep", a, b, "range given") for a, b in parse_ranges(ranges or "")]
+    if speaker:
+        operations += [Operation(mode or "disguise", a, b, f"speaker {speaker}")
+                       for a, b in speaker_ranges(load_report(report_path, intake), speaker)]
+    if words_from:
+        operations += [Operation(mode or "bleep", a, b, f"word '{w}'")
+                       for a, b, w in word_ranges(load_report(words_from, intake), words.split(","))]
+    name, data, record = run(intake, operations, f".{suffix}" if suffix else None)
+    out = write_folder(output or Path.cwd() / f"{recording.name}.redacted",
+                       {name: data, "derivation.json": render(record)}, overwrite=overwrite)
+    click.echo(f"{len(record['operations'])} operation(s); written: {out / name}")
+    click.echo(f"derivative sha256: {record['derivative']['sha256']}")
+
+
 @main.group()
 def models() -> None:
     """List, install and verify the model weights named in models/manifest.json."""

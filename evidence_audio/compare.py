@@ -95,6 +95,7 @@ def features(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     total = power.sum(axis=1, keepdims=True)
     logmel = np.log(power + 1e-3 * total / power.shape[1] + 1e-20)
     logmel -= logmel.mean(axis=1, keepdims=True)
+    logmel -= logmel.mean(axis=0, keepdims=True)  # the recording's average colour (microphone, codec, room)
     rms = librosa.feature.rms(y=samples, frame_length=512, hop_length=HOP, center=True)[0].astype(np.float64)
     n = min(len(logmel), len(rms))
     return logmel[:n], rms[:n]
@@ -377,3 +378,32 @@ def figure(result: dict, original: np.ndarray, clip: np.ndarray):
     bottom.set_xlabel("time (s)")
     top.set_title("Where the clip sits in the original (shaded pieces; red: cut points / not found)")
     return fig
+
+
+def summary(result: dict) -> list[str]:
+    """A few plain lines for the terminal."""
+    if not result["found"]:
+        return ["the clip was not found in the original"]
+    lines = [f"found: offset {result['offset_s']:.3f} s, similarity {result['similarity']:.3f}, "
+             f"coverage {result['coverage'] * 100:.1f} % of the clip, {len(result['pieces'])} piece(s)"]
+    for i, p in enumerate(result["pieces"], 1):
+        lines.append(f"  piece {i}: clip {p['clip_start']:.3f}-{p['clip_end']:.3f} s = original "
+                     f"{p['original_start']:.3f}-{p['original_end']:.3f} s (similarity {p['similarity']:.3f}, "
+                     f"level {p['gain_db']:+.1f} dB)")
+    lines += [f"  - {d}" for d in result["differences"]]
+    return lines
+
+
+def compare_files(original_path, clip_path) -> tuple[dict, dict[str, bytes]]:
+    """Sealed comparison record and the files of its output folder (compare.json, compare.png)."""
+    from . import __version__
+    from .figures import png_bytes
+    from .intake import take_in
+    from .report.canonical import render, seal
+
+    original, clip = take_in(original_path), take_in(clip_path)
+    result = compare(original, clip)
+    record = seal({"schema": "evidence-audio/compare/v1", "tool": {"name": "evidence-audio", "version": __version__},
+                   "comparison": result})
+    figure_png = png_bytes(figure(result, original.audio.samples, clip.audio.samples))
+    return record, {"compare.json": render(record), "compare.png": figure_png}

@@ -25,3 +25,28 @@ def indicators(intake: Intake, mains_hz: int | None = None) -> dict:
         "discontinuities": discontinuity.examine(intake.audio.samples, native.samples, native.sample_rate),
         "enf": enf.examine(intake.audio.samples, intake.audio.sample_rate, mains_hz).to_record(),
     }
+
+
+def indicator_files(path, mains_hz: int | None = None) -> tuple[dict, dict[str, bytes]]:
+    """Sealed indicators record and the files of its output folder (indicators.json, enf.png)."""
+    from .. import __version__
+    from ..figures import png_bytes
+    from ..intake import take_in
+    from ..report.canonical import render, seal
+    from ..report.record import evidence_block
+
+    intake = take_in(path)
+    block = indicators(intake, mains_hz)
+    record = seal({"schema": "evidence-audio/indicators/v1", "tool": {"name": "evidence-audio", "version": __version__},
+                   "evidence": evidence_block(intake), "authenticity": block})
+    return record, {"indicators.json": render(record), "enf.png": png_bytes(enf.figure(block["enf"]))}
+
+
+def summary(block: dict) -> list[str]:
+    """A few plain lines for the terminal."""
+    lines = [block["statement"]]
+    for key in ("metadata", "discontinuities", "enf"):
+        lines.append(f"- {block[key]['indicator']}: {block[key]['summary']}")
+    for c in block["discontinuities"]["candidates"]:
+        lines.append(f"    {c['time']:9.3f} s  {c['kind']:26} {c['detail']}")
+    return lines
