@@ -117,10 +117,20 @@ class Event:
     segment_id: int | str | None = None
 
 
+def _segment_at(lines: list[Line], start: float, end: float) -> int | str | None:
+    """The transcript segment overlapping a time span most, else the nearest one, for linking."""
+    if not lines:
+        return None
+    return max(lines, key=lambda line: (min(end, line.end) - max(start, line.start),
+                                        -abs(line.start - start))).id
+
+
 def events(record: dict) -> list[Event]:
     block = analysis(record, "events")
+    lines = transcript_lines(record)
     found = [Event("sound", e.get("class", "?"), e.get("start") or 0.0, e.get("end") or 0.0,
-                   e.get("model", ""), e.get("score"))
+                   f"detected by {e.get('model', '?')}", e.get("score"),
+                   segment_id=_segment_at(lines, e.get("start") or 0.0, e.get("end") or 0.0))
              for e in block.get("sound_events") or []]
     found += [Event("speech", c.get("category", "?"), c.get("start") or 0.0, c.get("end") or 0.0,
                     f"“{c.get('phrase', '')}” ({c.get('language', '?')}) in: {c.get('text', '')}",
