@@ -195,6 +195,7 @@ def test_pdf_text_fonts_and_marks(full, files):
              for font in page["/Resources"]["/Font"].values() if "/BaseFont" in font.get_object()}
     assert fonts and all("DejaVu" in name for name in fonts)
     assert reader.metadata.creation_date.year == int(record["provenance"]["finished_utc"][:4])
+    assert {"Transcript", "Events", "Method and known error rates"} <= {entry.title for entry in reader.outline}
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils pdftoppm not installed")

@@ -66,6 +66,7 @@ class _Report(FPDF):
         if self.get_y() + 11 + need > self.page_break_trigger:
             self.add_page()
         self.ln(3)
+        self.start_section(text)  # an entry in the PDF's bookmarks
         self.set_font("DejaVu", "B", 13)
         self.cell(0, 8, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font("DejaVu", size=9)
