@@ -70,13 +70,25 @@ def main() -> None:
 @click.option("--formats", default="all", show_default=True, callback=lambda ctx, param, value: _format_names(value),
               help="Report files to write: all, or a comma-separated list of json, html, pdf, srt, vtt, txt, "
                    "rttm (report.json and manifest.sha256 are always written).")
+@click.option("--diarize/--no-diarize", default=True, show_default=True, help="Find who spoke when.")
+@click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers, if known.")
+@click.option("--min-speakers", type=click.IntRange(min=1), help="At least this many speakers.")
+@click.option("--max-speakers", type=click.IntRange(min=1), help="At most this many speakers.")
+@click.option("--diarization-pipeline", metavar="PATH|HUB_ID",
+              help="A local pyannote pipeline folder (e.g. speaker-diarization-community-1), or a hub id "
+                   "fetched with HF_TOKEN when online. Default: segmentation-3.0 + CAM++ from models/.")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
-            quiet: bool, formats: tuple[str, ...]) -> None:
+            quiet: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
+            max_speakers: int | None, diarization_pipeline: str | None) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
 
-    settings = Settings(case=case, examiner=examiner)
+    if min_speakers and max_speakers and min_speakers > max_speakers:
+        raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
+    settings = Settings(case=case, examiner=examiner, diarize=diarize, num_speakers=num_speakers,
+                        min_speakers=min_speakers, max_speakers=max_speakers,
+                        diarization_pipeline=diarization_pipeline)
     record, samples = analyze_with_audio(recording, settings)
     out = write_report(record, output or default_output_dir(recording), overwrite=overwrite, samples=samples,
                        formats=formats)

@@ -22,6 +22,11 @@ class Settings:
 
     case: str | None = None
     examiner: str | None = None
+    diarize: bool = True
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+    diarization_pipeline: str | None = None  # a local pyannote pipeline folder, or a hub id (online)
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
@@ -43,9 +48,24 @@ def analyze_with_audio(path: str | Path, settings: Settings) -> tuple[dict, np.n
         examiner=settings.examiner,
     )
     analysis: dict = {}
+    if settings.diarize:
+        add_speakers(analysis, intake.audio, settings, provenance)
     confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
     return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples
+
+
+def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenance) -> None:
+    """Diarize, and give every transcript word (if there is a transcript) its speaker."""
+    from .attribution import attribute_words
+    from .diarize import SpeakerLimits, speakers_stage
+
+    limits = SpeakerLimits(settings.num_speakers, settings.min_speakers, settings.max_speakers)
+    speakers, used = speakers_stage(audio.samples, audio.sample_rate, settings.diarization_pipeline, limits)
+    provenance.models.extend(used)
+    analysis["speakers"] = speakers
+    if "transcript" in analysis:
+        analysis["transcript"] = attribute_words(analysis["transcript"], speakers)
 
 
 def render_outputs(record: dict, samples: np.ndarray | None = None,

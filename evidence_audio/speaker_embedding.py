@@ -179,9 +179,12 @@ class CAMPPlus(nn.Module):
         self.stats = StatsPool()
         self.dense = DenseLayer(channels * 2, embedding_size)
 
-    def forward(self, features: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """features (batch, frames, mel bins), weights (batch, any frame count) -> (batch, embedding_size)."""
-        frames = self.xvector(self.head(features.permute(0, 2, 1)))
+    def frames(self, features: torch.Tensor) -> torch.Tensor:
+        """features (batch, frames, mel bins) -> frame-level representation (batch, channels, frames / 2)."""
+        return self.xvector(self.head(features.permute(0, 2, 1)))
+
+    def embed(self, frames: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Statistics pooling (weighted by ``weights``, any frame count) and the embedding layer."""
         return self.dense(self.stats(frames, weights=weights))
 
 
@@ -214,5 +217,21 @@ class CAMPPlusEmbedding(Model):
         return features - features.mean(dim=1, keepdim=True)
 
     def forward(self, waveforms: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
-        """waveforms (batch, 1, samples), weights (batch, frames) -> (batch, 192) embeddings."""
-        return self.campplus(self.compute_fbank(waveforms), weights=weights)
+        """waveforms (batch, 1, samples), weights (batch, frames) -> (batch, 192) embeddings.
+
+        pyannote sends each chunk once per local speaker, one after the other, with a different
+        mask: the network's frame-level part runs once per distinct chunk, pooling once per mask.
+        """
+        distinct, index = _collapse_repeats(waveforms)
+        frames = self.campplus.frames(self.compute_fbank(distinct))
+        return self.campplus.embed(frames[index], weights=weights)
+
+
+def _collapse_repeats(waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows equal to the row before them collapsed; and, for each row, its row in the result."""
+    keep, index = [0], [0]
+    for row in range(1, waveforms.shape[0]):
+        if not torch.equal(waveforms[row], waveforms[keep[-1]]):
+            keep.append(row)
+        index.append(len(keep) - 1)
+    return waveforms[keep], torch.tensor(index)
