@@ -39,10 +39,10 @@ RUSSIAN = "Не бейте его, пожалуйста -- **помогите** 
 LOW_WORDS = ("Çox", "şəhər")
 
 
-def _words(text, start, probabilities):
+def _words(text, start, probabilities, speakers):
     return [{"start": round(start + 0.6 * i, 3), "end": round(start + 0.6 * (i + 1), 3), "text": " " + word,
-             "probability": p, "speaker": "SPEAKER_1", "overlap": False}
-            for i, (word, p) in enumerate(zip(text.split(), probabilities))]
+             "probability": p, "speaker": speaker, "overlap": False}
+            for i, (word, p, speaker) in enumerate(zip(text.split(), probabilities, speakers))]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,8 @@ def full(tmp_path_factory):
                 {"id": 0, "start": 0.5, "end": 4.1, "text": " " + AZERBAIJANI, "avg_logprob": -0.3,
                  "no_speech_prob": 0.01, "compression_ratio": 1.2, "suspect": False, "suspect_reasons": [],
                  "translation": "Don't beat the child! It hurts a lot.", "speaker": "SPEAKER_1",
-                 "words": _words(AZERBAIJANI, 0.5, [0.9, 0.95, 0.3, 0.8, 0.42, 0.9])},
+                 "words": _words(AZERBAIJANI, 0.5, [0.9, 0.95, 0.3, 0.8, 0.42, 0.9],
+                                  ["SPEAKER_1"] * 5 + ["SPEAKER_2"])},
                 {"id": 1, "start": 5.0, "end": 8.1, "text": " " + RUSSIAN, "avg_logprob": -1.2,
                  "no_speech_prob": 0.4, "compression_ratio": 2.6, "suspect": True,
                  "suspect_reasons": ["compression ratio 2.60 > 2.4"], "speaker": "SPEAKER_2", "words": []},
@@ -228,6 +229,7 @@ def test_txt_marks_low_confidence_words_and_suspect_segments(files):
     text = files["transcript.txt"].decode("utf-8")
     for word in LOW_WORDS:
         assert f"[?{word}]" in text
+    assert "ağrıyır, [?şəhər] [SPEAKER_2] ölür." in text  # the speaker changes inside the segment
     assert "[00:00:05.000 --> 00:00:08.100] SPEAKER_2: " + RUSSIAN + " [SUSPECT: compression ratio 2.60 > 2.4]" in text
 
 

@@ -7,16 +7,12 @@ from .view import LOW_CONFIDENCE, clock, digest, events, transcript_lines
 
 def marked_text(line) -> str:
     """The segment text with low-confidence words in [?brackets]."""
-    if not line.words:
-        return line.text
-    return "".join(_marked(w) for w in line.words).strip()
+    return "".join(_marked(piece) if low else piece for piece, low in line.pieces()).strip()
 
 
-def _marked(word) -> str:
-    stripped = word.text.lstrip()
-    if not (word.low_confidence and stripped):
-        return word.text
-    return f"{word.text[:len(word.text) - len(stripped)]}[?{stripped}]"
+def _marked(piece: str) -> str:
+    stripped = piece.lstrip()
+    return f"{piece[:len(piece) - len(stripped)]}[?{stripped}]" if stripped else piece
 
 
 def render(record: dict, samples=None) -> bytes:
@@ -26,7 +22,7 @@ def render(record: dict, samples=None) -> bytes:
         f"Recording SHA-256: {(evidence.get('hashes') or {}).get('sha256', '?')}",
         f"Report integrity SHA-256: {digest(record)}",
         f"Words in [?brackets] were recognised with probability below {LOW_CONFIDENCE}; "
-        "lines marked SUSPECT may be recogniser errors (see report.html / report.pdf).",
+        "lines marked SUSPECT may be recogniser errors: check them against the recording.",
         "",
     ]
     lines = transcript_lines(record)

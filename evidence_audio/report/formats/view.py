@@ -55,6 +55,7 @@ class Word:
     start: float | None
     end: float | None
     probability: float | None
+    speaker: str | None = None
 
     @property
     def low_confidence(self) -> bool:
@@ -83,16 +84,25 @@ class Line:
         return tuple(w for w in self.words if w.low_confidence)
 
     def pieces(self) -> list[tuple[str, bool]]:
-        """The text as (piece, low-confidence) runs, from the words when the segment has them."""
+        """The text as (piece, low-confidence) runs, from the words when the segment has them.
+
+        Where the words' speaker changes inside the segment, a " [SPEAKER_n]" piece says so.
+        """
         if not self.words:
             return [(self.text, False)]
-        return [(w.text, w.low_confidence) for w in self.words]
+        pieces, current = [], self.speaker
+        for word in self.words:
+            if word.speaker and current and word.speaker != current:
+                pieces.append((f" [{word.speaker}]", False))
+            current = word.speaker or current
+            pieces.append((word.text, word.low_confidence))
+        return pieces
 
 
 def transcript_lines(record: dict) -> list[Line]:
     lines = []
     for seg in analysis(record, "transcript").get("segments") or []:
-        words = tuple(Word(w.get("text", ""), w.get("start"), w.get("end"), w.get("probability"))
+        words = tuple(Word(w.get("text", ""), w.get("start"), w.get("end"), w.get("probability"), w.get("speaker"))
                       for w in seg.get("words") or [])
         reasons = tuple(seg.get("suspect_reasons") or ())
         if seg.get("suspect") and not reasons:
