@@ -1,0 +1,205 @@
+"""Diarization benchmark: DER (pyannote.metrics), real-time factor and peak RSS.
+
+Data: ../shared/eval/diar_pyannote_sample (1 file) and diar_pyannote_debug (14 files, each
+scored on its UEM). DER is reported at collar 0 and 0.25 s with overlapping speech scored.
+The clustering threshold was calibrated with ``--tune`` on the debug *training* files
+(trn00-trn09) only, so the dev/tst files and the sample are held out.
+
+    .venv/bin/python benchmarks/diarization.py                # evaluate, JSON on stdout
+    .venv/bin/python benchmarks/diarization.py --tune         # threshold sweep on trn*
+    .venv/bin/python benchmarks/diarization.py --sawer        # speaker-attributed WER on the sample
+    .venv/bin/python benchmarks/diarization.py --long 60      # RTF + peak RSS on a 60-min concatenation
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evidence_audio import diarize  # noqa: E402
+from evidence_audio.intake import decode_file  # noqa: E402
+from pyannote.database.util import load_rttm, load_uem  # noqa: E402
+from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+SAMPLE = EVAL / "diar_pyannote_sample"
+DEBUG = EVAL / "diar_pyannote_debug"
+COLLARS = (0.0, 0.25)
+
+
+def debug_uris(split: str) -> list[str]:
+    prefix = {"train": "trn", "heldout": ("dev", "tst"), "all": ("trn", "dev", "tst")}[split]
+    return sorted(p.stem for p in DEBUG.glob("*.wav") if p.stem.startswith(prefix))
+
+
+def load_item(folder: Path, uri: str) -> dict:
+    audio = decode_file(folder / f"{uri}.wav")
+    uem_path = folder / f"{uri}.uem"
+    return {
+        "uri": uri,
+        "waveform": torch.from_numpy(audio.samples)[None],
+        "sample_rate": audio.sample_rate,
+        "duration": audio.duration_s,
+        "reference": load_rttm(folder / f"{uri}.rttm")[uri],
+        "uem": load_uem(uem_path)[uri] if uem_path.exists() else None,
+    }
+
+
+def score(items: list[dict], hypotheses: dict[str, object]) -> dict:
+    """Per-file and pooled DER at each collar."""
+    result = {}
+    for collar in COLLARS:
+        metric = DiarizationErrorRate(collar=collar, skip_overlap=False)
+        files = {}
+        for item in items:
+            files[item["uri"]] = round(float(metric(item["reference"], hypotheses[item["uri"]], uem=item["uem"])), 4)
+        result[f"collar_{collar}"] = {"pooled_der": round(float(abs(metric)), 4), "files": files}
+    return result
+
+
+def run(diarizer: diarize.Diarizer, item: dict) -> tuple[object, float]:
+    begin = time.perf_counter()
+    annotation = diarize.diarize(item["waveform"][0].numpy(), item["sample_rate"], diarizer,
+                                 diarize.SpeakerLimits()).annotation
+    return annotation, time.perf_counter() - begin
+
+
+def evaluate() -> dict:
+    diarizer = diarize.load()
+    report = {"pipeline": diarizer.description, "parameters": diarizer.parameters,
+              "threads": torch.get_num_threads()}
+    for name, folder, uris in (("sample", SAMPLE, ["sample"]), ("debug_all", DEBUG, debug_uris("all"))):
+        items = [load_item(folder, uri) for uri in uris]
+        hypotheses, elapsed = {}, 0.0
+        for item in items:
+            hypotheses[item["uri"]], took = run(diarizer, item)
+            elapsed += took
+        audio_s = sum(item["duration"] for item in items)
+        report[name] = {**score(items, hypotheses), "audio_s": audio_s,
+                        "real_time_factor": round(elapsed / audio_s, 4)}
+    heldout = [item for item in items if item["uri"] in debug_uris("heldout")]
+    report["debug_heldout_dev_tst"] = score(heldout, hypotheses)
+    report["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return report
+
+
+def tune(thresholds: list[float]) -> dict:
+    """Sweep the clustering threshold on trn00-trn09, reusing segmentation and embeddings."""
+    diarizer = diarize.load()
+    pipeline = diarizer.pipeline
+    pipeline.training = True  # pyannote caches segmentations and embeddings in each file dict
+    items = [load_item(DEBUG, uri) for uri in debug_uris("train")]
+    files = [{"uri": i["uri"], "waveform": i["waveform"], "sample_rate": i["sample_rate"]} for i in items]
+    sweep = {}
+    for threshold in thresholds:
+        params = {"segmentation": dict(diarize.SEGMENTATION),
+                  "clustering": {**diarize.CLUSTERING, "threshold": threshold}}
+        pipeline.instantiate(params)
+        hypotheses = {f["uri"]: getattr(out := pipeline(f), "speaker_diarization", out) for f in files}
+        sweep[str(threshold)] = {k: v["pooled_der"] for k, v in score(items, hypotheses).items()}
+        print(threshold, sweep[str(threshold)], file=sys.stderr, flush=True)
+    return {"tuned_on": "diar_pyannote_debug trn00-trn09", "sweep": sweep}
+
+
+def long_file(minutes: float) -> dict:
+    """Diarize a long recording made by concatenating the debug files; time and peak memory."""
+    pieces = [decode_file(p).samples for p in sorted(DEBUG.glob("*.wav"))]
+    one_pass = np.concatenate(pieces)
+    repeats = int(np.ceil(minutes * 60 * 16000 / one_pass.size))
+    samples = np.tile(one_pass, repeats)[: int(minutes * 60 * 16000)]
+    del pieces, one_pass
+    diarizer = diarize.load()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    begin = time.perf_counter()
+    result = diarize.diarize(samples, 16000, diarizer, diarize.SpeakerLimits())
+    elapsed = time.perf_counter() - begin
+    return {"minutes": minutes, "elapsed_s": round(elapsed, 1), "real_time_factor": round(elapsed / (minutes * 60), 4),
+            "peak_rss_mib_before": round(rss_before, 1),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "speakers_found": len(result.annotation.labels()), "threads": torch.get_num_threads()}
+
+
+def normalise(text: str) -> list[str]:
+    return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
+
+
+def speaker_attributed_wer() -> dict:
+    """cpWER on the sample: faster-whisper base words, each given its diarized speaker, scored per
+    speaker against the STM under the best speaker mapping (plain WER beside it)."""
+    import jiwer
+    from faster_whisper import WhisperModel
+
+    from evidence_audio import models
+    from evidence_audio.attribution import attribute_words
+
+    audio = decode_file(SAMPLE / "sample.wav")
+    whisper = WhisperModel(models.require("whisper-base").path, device="cpu", compute_type="int8", cpu_threads=1)
+    pieces, _ = whisper.transcribe(audio.samples, language="en", beam_size=5, temperature=0.0, word_timestamps=True,
+                                   condition_on_previous_text=False)
+    transcript = {"segments": [
+        {"id": i, "start": p.start, "end": p.end, "text": p.text,
+         "words": [{"start": w.start, "end": w.end, "text": w.word, "probability": w.probability} for w in p.words]}
+        for i, p in enumerate(pieces)]}
+    speakers = diarize.speakers_stage(audio.samples, audio.sample_rate, None, diarize.SpeakerLimits())[0]
+    words = [w for seg in attribute_words(transcript, speakers)["segments"] for w in seg["words"]]
+
+    reference: dict[str, list[str]] = {}
+    for line in (SAMPLE / "sample.stm").read_text().splitlines():
+        _, _, who, _, _, *text = line.split()
+        reference.setdefault(who, []).extend(normalise(" ".join(text)))
+    hypothesis: dict[str, list[str]] = {}
+    for w in words:
+        hypothesis.setdefault(w["speaker"], []).extend(normalise(w["text"]))
+
+    ref_names, hyp_names = sorted(reference), sorted(hypothesis)
+    hyp_names += [None] * max(0, len(ref_names) - len(hyp_names))
+    total = sum(len(v) for v in reference.values())
+    best = None
+    for mapping in itertools.permutations(hyp_names, len(ref_names)):
+        errors = 0
+        for ref, hyp in zip(ref_names, mapping):
+            out = jiwer.process_words(" ".join(reference[ref]), " ".join(hypothesis.get(hyp, [])) or "<empty>")
+            errors += out.substitutions + out.deletions + out.insertions
+        unmapped = set(hypothesis) - set(mapping)
+        errors += sum(len(hypothesis[h]) for h in unmapped)
+        if best is None or errors < best[0]:
+            best = (errors, dict(zip(ref_names, mapping)))
+    plain = jiwer.wer(" ".join(normalise((SAMPLE / "sample.txt").read_text())),
+                      " ".join(normalise(" ".join(w["text"] for w in words))))
+    return {"asr": "faster-whisper whisper-base int8, beam 5, word timestamps", "cpwer": round(best[0] / total, 4),
+            "speaker_mapping": best[1], "plain_wer": round(plain, 4), "reference_words": total}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune", action="store_true", help="sweep the clustering threshold on trn00-trn09")
+    parser.add_argument("--long", type=float, metavar="MINUTES", help="measure a long concatenated file instead")
+    parser.add_argument("--sawer", action="store_true", help="speaker-attributed WER (cpWER) on the sample")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.tune:
+        out = tune([round(t, 2) for t in np.arange(0.40, 0.96, 0.05)])
+    elif args.sawer:
+        out = speaker_attributed_wer()
+    elif args.long:
+        out = long_file(args.long)
+    else:
+        out = evaluate()
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

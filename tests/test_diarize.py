@@ -1,0 +1,211 @@
+"""Speaker diarization: real pyannote pipeline with segmentation-3.0 and CAM++, offline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from media import speak
+
+from evidence_audio import diarize
+from evidence_audio.attribution import attribute_words
+from evidence_audio.intake import decode_file
+from evidence_audio.report.formats import rttm
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "examples" / "sample.wav"
+SAMPLE_RTTM = REPO.parent / "shared" / "eval" / "diar_pyannote_sample" / "sample.rttm"
+
+# Three sections, two synthetic voices: A, then B, then A again, with short pauses.
+SECTIONS = (
+    ("en-us+m3", "Open the door now. We know you are inside the house. Come out slowly with your hands up."),
+    ("en-us+f4", "Please do not hurt us. My brother is only nine years old and he is very scared."),
+    ("en-us+m3", "Stay on the floor and keep quiet. Nobody leaves this room until we say so."),
+)
+
+
+def record_of(speakers: dict) -> dict:
+    return {"evidence": {"file_name": "sample.wav"}, "analysis": {"speakers": speakers}}
+
+
+def turns_of(speakers: dict):
+    """The block's turns as a pyannote Annotation, as diarization.rttm is written."""
+    return rttm.annotation(record_of(speakers))
+
+
+@pytest.fixture(scope="module")
+def diarizer():
+    return diarize.load()
+
+
+@pytest.fixture(scope="module")
+def sample_block(diarizer):
+    audio = decode_file(SAMPLE)
+    return diarize.speakers_block(diarize.diarize(audio.samples, audio.sample_rate, diarizer, diarize.SpeakerLimits()))
+
+
+@pytest.fixture(scope="module")
+def two_voices(tmp_path_factory):
+    """A WAV of voice A, voice B, voice A, and each section's (start, end, voice, words)."""
+    folder = tmp_path_factory.mktemp("voices")
+    pieces, spans, t = [], [], 0.0
+    for i, (voice, text) in enumerate(SECTIONS):
+        samples, rate = soundfile.read(speak(text, folder / f"{i}.wav", voice=voice), dtype="float32")
+        pieces += [samples, np.zeros(int(0.6 * rate), dtype=np.float32)]
+        spans.append((t, t + len(samples) / rate, voice, text.split()))
+        t += (len(samples) + int(0.6 * rate)) / rate
+    path = folder / "two_voices.wav"
+    soundfile.write(path, np.concatenate(pieces), rate)
+    return path, spans
+
+
+def test_sample_matches_reference_rttm(sample_block):
+    """DER on pyannote's sample against its reference (measured 5.6 % at collar 0)."""
+    if not SAMPLE_RTTM.is_file():
+        pytest.skip("../shared/eval is not beside the checkout")
+    from pyannote.database.util import load_rttm
+    from pyannote.metrics.diarization import DiarizationErrorRate
+
+    reference = load_rttm(SAMPLE_RTTM)["sample"]
+    hypothesis = turns_of(sample_block)
+    der = DiarizationErrorRate(collar=0.0, skip_overlap=False)(reference, hypothesis, uem=reference.get_timeline().extent())
+    assert der < 0.10
+
+
+def test_sample_has_two_speakers_labelled_in_order_of_first_speech(sample_block):
+    assert sample_block["labels"] == ["SPEAKER_1", "SPEAKER_2"]
+    firsts = [next(t["start"] for t in sample_block["turns"] if t["speaker"] == label) for label in sample_block["labels"]]
+    assert firsts == sorted(firsts)
+    assert sample_block["turns"][0]["speaker"] == "SPEAKER_1"
+
+
+def test_talk_time_and_overlaps_agree_with_turns(sample_block):
+    for label, talk in sample_block["talk_time_s"].items():
+        spoken = turns_of(sample_block).label_duration(label)
+        assert talk == pytest.approx(spoken, abs=0.002)
+    assert sample_block["overlaps"], "the sample has overlapping speech"
+    for region in sample_block["overlaps"]:
+        assert len(region["speakers"]) >= 2
+        for speaker in region["speakers"]:
+            assert any(t["speaker"] == speaker and t["start"] <= region["start"] and region["end"] <= t["end"]
+                       for t in sample_block["turns"])
+
+
+def test_rttm_round_trips_through_pyannote(sample_block, tmp_path):
+    from pyannote.database.util import load_rttm
+
+    annotation = turns_of(sample_block)
+    path = tmp_path / "diarization.rttm"
+    path.write_bytes(rttm.render(record_of(sample_block)))
+    loaded = load_rttm(path)["sample"]
+    assert sorted(loaded.labels()) == sample_block["labels"]
+    assert loaded.get_timeline().duration() == pytest.approx(annotation.get_timeline().duration(), abs=1e-3)
+    for label in sample_block["labels"]:
+        assert loaded.label_duration(label) == pytest.approx(sample_block["talk_time_s"][label], abs=0.002)
+
+
+def test_speaker_count_limit_is_obeyed(diarizer, two_voices):
+    audio = decode_file(two_voices[0])
+    block = diarize.speakers_block(diarize.diarize(audio.samples, audio.sample_rate, diarizer,
+                                                   diarize.SpeakerLimits(max_speakers=1)))
+    assert block["labels"] == ["SPEAKER_1"]
+
+
+def test_words_of_two_voices_go_to_their_speakers(diarizer, two_voices):
+    """Diarize A-B-A, then attribute words spread over each section's known span."""
+    path, spans = two_voices
+    audio = decode_file(path)
+    block = diarize.speakers_block(diarize.diarize(audio.samples, audio.sample_rate, diarizer, diarize.SpeakerLimits()))
+    assert len(block["labels"]) == 2
+
+    segments = []
+    for i, (start, end, _, words) in enumerate(spans):
+        step = (end - start) / len(words)
+        segments.append({"id": i, "start": start, "end": end, "text": " ".join(words), "words": [
+            {"start": round(start + k * step, 3), "end": round(start + (k + 1) * step, 3), "text": w, "probability": 1.0}
+            for k, w in enumerate(words)]})
+    attributed = attribute_words({"segments": segments}, block)
+
+    first, second, third = (seg["speaker"] for seg in attributed["segments"])
+    assert first == third == "SPEAKER_1" and second == "SPEAKER_2"
+    for seg in attributed["segments"]:
+        agreeing = [w["speaker"] == seg["speaker"] for w in seg["words"]]
+        assert sum(agreeing) >= 0.8 * len(agreeing)
+
+
+def test_attribution_picks_largest_overlap_nearest_turn_and_flags_overlap():
+    speakers = {
+        "turns": [{"start": 0.0, "end": 2.0, "speaker": "SPEAKER_1"},
+                  {"start": 1.5, "end": 4.0, "speaker": "SPEAKER_2"}],
+        "overlaps": [{"start": 1.5, "end": 2.0, "speakers": ["SPEAKER_1", "SPEAKER_2"]}],
+    }
+    words = [(0.2, 0.6), (1.4, 1.9), (1.8, 2.6), (3.0, 3.5), (5.0, 5.2)]
+    transcript = {"segments": [{"id": 0, "start": 0.2, "end": 5.2, "text": "a b c d e", "words": [
+        {"start": s, "end": e, "text": "w", "probability": 1.0} for s, e in words]}]}
+    out = attribute_words(transcript, speakers)
+    got = [(w["speaker"], w["overlap"]) for w in out["segments"][0]["words"]]
+    assert got == [("SPEAKER_1", False), ("SPEAKER_1", True), ("SPEAKER_2", True), ("SPEAKER_2", False),
+                   ("SPEAKER_2", False)]
+    assert out["segments"][0]["speaker"] == "SPEAKER_2"
+    assert "speaker" not in transcript["segments"][0], "the input block is left as it was"
+
+
+def test_same_input_gives_identical_block(diarizer, sample_block):
+    audio = decode_file(SAMPLE)
+    again = diarize.speakers_block(diarize.diarize(audio.samples, audio.sample_rate, diarizer, diarize.SpeakerLimits()))
+    assert json.dumps(again, sort_keys=True) == json.dumps(sample_block, sort_keys=True)
+
+
+NO_NETWORK = r"""
+import json, socket, sys
+attempts = []
+def refuse(kind):
+    def call(*args, **kwargs):
+        attempts.append(kind + ' ' + repr(args[1:] if kind == 'connect' else args[:2]))
+        raise OSError('network forbidden in this test')
+    return call
+socket.socket.connect = refuse('connect')
+socket.socket.connect_ex = refuse('connect')
+socket.getaddrinfo = refuse('getaddrinfo')
+socket.create_connection = refuse('create_connection')
+from evidence_audio.pipeline import Settings, analyze
+record = analyze(sys.argv[1], Settings())
+print(json.dumps({"attempts": attempts, "labels": record["analysis"]["speakers"]["labels"]}))
+"""
+
+
+def test_analysis_makes_no_network_connection_attempt(two_voices):
+    """A whole analysis in a fresh interpreter whose sockets refuse and record every attempt."""
+    path, _ = two_voices
+    result = subprocess.run([sys.executable, "-c", NO_NETWORK, str(path)], capture_output=True, text=True,
+                            cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert outcome["attempts"] == []
+    assert outcome["labels"] == ["SPEAKER_1", "SPEAKER_2"]
+
+
+def test_pipeline_folder_that_is_not_one_fails_cleanly(tmp_path):
+    from evidence_audio.errors import ModelError
+
+    with pytest.raises(ModelError, match="no config.yaml"):
+        diarize.load(str(tmp_path))
+    with pytest.raises(ModelError, match="not found"):
+        diarize.load(str(tmp_path / "missing"))
+
+
+def test_cli_refuses_min_speakers_above_max(tmp_path):
+    from click.testing import CliRunner
+
+    from evidence_audio.cli import main
+
+    result = CliRunner().invoke(main, ["analyze", str(SAMPLE), "-o", str(tmp_path / "out"),
+                                       "--min-speakers", "3", "--max-speakers", "2"])
+    assert result.exit_code == 2
+    assert "--min-speakers 3 is more than --max-speakers 2" in result.output
+    assert not (tmp_path / "out").exists()
