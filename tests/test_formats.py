@@ -172,8 +172,14 @@ def test_chosen_formats_and_absent_blocks(full):
     record, samples = full
     chosen = render_folder(record, samples, parse_names("srt,rttm"))
     assert set(chosen) == {"report.json", "transcript.srt", "diarization.rttm", "manifest.sha256"}
-    bare = dict(record, analysis={})
-    assert set(render_folder(seal(bare), None)) == {"report.json", "report.html", "report.pdf", "manifest.sha256"}
+    bare = render_folder(seal(dict(record, analysis={})), None)
+    assert set(bare) == {"report.json", "report.html", "report.pdf", "manifest.sha256"}
+    pdf_text = "\n".join(_pdf_pages(bare["report.pdf"]))
+    for said in ("Transcription did not run.", "Speaker analysis did not run.", "Event detection did not run."):
+        assert said in bare["report.html"].decode("utf-8") and said in pdf_text
+    quiet = seal(dict(record, analysis=dict(record["analysis"], events=dict(record["analysis"]["events"],
+                                                                          sound_events=[], transcript_cues=[]))))
+    assert "No distress event was detected." in render_folder(quiet, None, ("html",))["report.html"].decode("utf-8")
 
 
 def test_rendering_is_deterministic(full, files):

@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 
 from . import method, timeline
-from .view import (LOW_CONFIDENCE, clock, cover_rows, digest, events, language_summary, model_rows,
+from .view import (LOW_CONFIDENCE, clock, cover_rows, digest, events, language_summary, model_rows, nothing,
                    package_rows, short_clock, speaker_lanes, transcript_lines)
 
 _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
@@ -23,6 +23,7 @@ def render(record: dict, samples=None) -> bytes:
         file_name=(record.get("evidence") or {}).get("file_name", "?"),
         cover=cover_rows(record),
         language=language_summary(record),
+        nothing={block: nothing(record, block) for block in ("transcript", "speakers", "events")},
         lanes=speaker_lanes(record),
         events=events(record),
         lines=lines,

@@ -18,7 +18,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 
 from . import method, timeline
-from .view import (LOW_CONFIDENCE, clock, cover_rows, digest, events, language_summary, model_rows,
+from .view import (LOW_CONFIDENCE, clock, cover_rows, digest, events, language_summary, model_rows, nothing,
                    package_rows, short_clock, speaker_lanes, transcript_lines)
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -107,7 +107,7 @@ def _creation_date(record: dict) -> datetime:
 def _transcript(pdf: _Report, record: dict) -> None:
     lines = transcript_lines(record)
     if not lines:
-        pdf.paragraph("No transcript in this report.")
+        pdf.paragraph(nothing(record, "transcript"))
         return
     pdf.paragraph(f"Underlined words were recognised with probability below {LOW_CONFIDENCE}. "
                   "Shaded rows are suspect segments, with the reasons.", size=8, style="I")
@@ -150,11 +150,11 @@ def render(record: dict, samples=None) -> bytes:
     found = events(record)
     lines = transcript_lines(record)
     pdf.facts([
-        ("Language", language_summary(record) or "no transcription in this report"),
+        ("Language", language_summary(record) or nothing(record, "transcript")),
         ("Speakers", "; ".join(lane.speaker + (f": {lane.talk_time_s:.1f} s" if lane.talk_time_s is not None else "")
-                               for lane in lanes) or "no speaker analysis in this report"),
+                               for lane in lanes) or nothing(record, "speakers")),
         ("Distress events", "; ".join(f"{e.category} at {short_clock(e.start)}" for e in found)
-                            or "none detected, or no event analysis in this report"),
+                            or nothing(record, "events")),
         ("Transcript", f"{len(lines)} segments; {sum(l.suspect for l in lines)} marked suspect; "
                        f"{sum(len(l.low_confidence_words) for l in lines)} words below probability {LOW_CONFIDENCE}"),
     ])
@@ -174,7 +174,7 @@ def render(record: dict, samples=None) -> bytes:
                    f"{e.score:.2f}" if e.score is not None else "", f"{e.speaker or ''} {e.detail}".strip())
                   for e in found], (2.2, 1.2, 1.4, 1, 6.4))
     else:
-        pdf.paragraph("No events in this report.")
+        pdf.paragraph(nothing(record, "events"))
 
     pdf.heading("Method and known error rates")
     pdf.facts(method.stages(record) + [("Settings", json.dumps((record.get("provenance") or {}).get("settings") or {},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .view import LOW_CONFIDENCE, clock, digest, events, transcript_lines
+from .view import LOW_CONFIDENCE, clock, digest, events, nothing, transcript_lines
 
 
 def marked_text(line) -> str:
@@ -27,7 +27,7 @@ def render(record: dict, samples=None) -> bytes:
     ]
     lines = transcript_lines(record)
     if not lines:
-        out.append("(no transcript in this report)")
+        out.append(nothing(record, "transcript"))
     for line in lines:
         speaker = f" {line.speaker}:" if line.speaker else ""
         suspect = f" [SUSPECT: {'; '.join(line.suspect_reasons)}]" if line.suspect else ""

@@ -9,7 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from .view import duration, events, overlaps, short_clock, speaker_lanes
+from .view import duration, events, nothing, overlaps, short_clock, speaker_lanes
 
 SAMPLE_RATE = 16000
 FRAME = 512  # 32 ms analysis window
@@ -73,7 +73,9 @@ def render(record: dict, samples: np.ndarray | None = None) -> bytes:
                            facecolors=colour)
         else:
             ax.plot([event.start], [y + 0.5], marker="v", color=colour, markersize=7, linestyle="none")
-    ax.set_yticks([i + 0.5 for i in range(len(categories))] or [0.5], categories or ["no events"], fontsize=8)
+    ax.set_yticks([i + 0.5 for i in range(len(categories))], categories, fontsize=8)
+    if not categories:
+        ax.text(0.5, 0.5, nothing(record, "events"), transform=ax.transAxes, ha="center", va="center", fontsize=8)
     ax.set_ylim(0, max(len(categories), 1))
     ax.set_xlim(0, total)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: short_clock(t)))

@@ -37,6 +37,19 @@ def analysis(record: dict, block: str) -> dict:
     return (record.get("analysis") or {}).get(block) or {}
 
 
+_NOTHING = {
+    "transcript": ("Transcription did not run.", "No speech was transcribed."),
+    "speakers": ("Speaker analysis did not run.", "No speaker turns were found."),
+    "events": ("Event detection did not run.", "No distress event was detected."),
+}
+
+
+def nothing(record: dict, block: str) -> str:
+    """What to say where a block has nothing to show: the stage did not run, or found nothing."""
+    did_not_run, found_nothing = _NOTHING[block]
+    return found_nothing if block in (record.get("analysis") or {}) else did_not_run
+
+
 def duration(record: dict) -> float:
     audio = (record.get("evidence") or {}).get("audio") or {}
     samples, rate = audio.get("analysis_samples"), audio.get("analysis_sample_rate")
