@@ -77,10 +77,12 @@ def main() -> None:
 @click.option("--diarization-pipeline", metavar="PATH|HUB_ID",
               help="A local pyannote pipeline folder (e.g. speaker-diarization-community-1), or a hub id "
                    "fetched with HF_TOKEN when online. Default: segmentation-3.0 + CAM++ from models/.")
+@click.option("--events/--no-events", "detect_events", default=True, show_default=True,
+              help="Find screams, shouts and cries, and distress words in the transcript.")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
-            max_speakers: int | None, diarization_pipeline: str | None) -> None:
+            max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
 
@@ -88,7 +90,7 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
         raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
     settings = Settings(case=case, examiner=examiner, diarize=diarize, num_speakers=num_speakers,
                         min_speakers=min_speakers, max_speakers=max_speakers,
-                        diarization_pipeline=diarization_pipeline)
+                        diarization_pipeline=diarization_pipeline, events=detect_events)
     record, samples = analyze_with_audio(recording, settings)
     out = write_report(record, output or default_output_dir(recording), overwrite=overwrite, samples=samples,
                        formats=formats)
@@ -121,6 +123,16 @@ def probe(recording: Path) -> None:
     from .report.record import evidence_block
 
     click.echo(json.dumps(evidence_block(take_in(recording)), indent=2, ensure_ascii=False))
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def events(recordings: tuple[Path, ...]) -> None:
+    """Quick triage: scream, shout and cry events of each RECORDING, one JSON line per event."""
+    from .events.triage import triage
+
+    sys.exit(triage(recordings, click.echo, lambda line: click.echo(line, err=True)))
 
 
 @main.command("compare", epilog=EXIT_CODES)

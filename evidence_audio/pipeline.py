@@ -27,6 +27,7 @@ class Settings:
     min_speakers: int | None = None
     max_speakers: int | None = None
     diarization_pipeline: str | None = None  # a local pyannote pipeline folder, or a hub id (online)
+    events: bool = True  # distress sound events and transcript cues (thresholds: in the events block)
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
@@ -50,6 +51,8 @@ def analyze_with_audio(path: str | Path, settings: Settings) -> tuple[dict, np.n
     analysis: dict = {}
     if settings.diarize:
         add_speakers(analysis, intake.audio, settings, provenance)
+    if settings.events:
+        add_events(analysis, intake.audio, provenance)
     confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
     return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples
@@ -66,6 +69,15 @@ def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenan
     analysis["speakers"] = speakers
     if "transcript" in analysis:
         analysis["transcript"] = attribute_words(analysis["transcript"], speakers)
+
+
+def add_events(analysis: dict, audio, provenance: Provenance) -> None:
+    """Sound events and transcript cues; reads the transcript, changes nothing else."""
+    from .events.detector import DistressDetector, events_block
+
+    detector = DistressDetector()
+    provenance.models.extend(detector.model_uses)
+    analysis["events"] = events_block(detector, audio.samples, analysis.get("transcript"))
 
 
 def render_outputs(record: dict, samples: np.ndarray | None = None,

@@ -2,8 +2,8 @@
 
 The Whisper base encoder (the same weights the transcriber uses) turns 16 kHz audio into one
 512-dim vector every 20 ms. Audio is cut into equal chunks of at most 30 s (Whisper's window),
-each chunk is encoded without padding, and the vectors are pooled (mean and standard deviation)
-over windows of WINDOW_S every HOP_S. These pooled vectors are what the classifier scores.
+each chunk is zero-padded to 30 s as Whisper was trained, and the vectors are averaged over
+windows of WINDOW_S every HOP_S. These pooled vectors are what the classifier scores.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ ENCODER_STEP_S = 0.02
 CHUNK_S = 30.0
 WINDOW_S = 1.0
 HOP_S = 0.5
-MIN_CHUNK_SAMPLES = 3200  # 0.2 s: shorter audio is zero-padded to this length
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Frames:
 
     starts: np.ndarray
     ends: np.ndarray
-    vectors: np.ndarray  # (n_frames, 2 * 512) float32: mean then std of encoder output
+    vectors: np.ndarray  # (n_frames, 512) float32: mean encoder output over the window
     level_db: np.ndarray  # RMS level of each window in dB full scale
 
 
@@ -47,12 +46,11 @@ class WhisperEncoder:
         """Encoder output (n_steps, 512) for up to 30 s of 16 kHz audio, one step per 20 ms."""
         import ctranslate2
 
-        if len(samples) < MIN_CHUNK_SAMPLES:
-            samples = np.pad(samples, (0, MIN_CHUNK_SAMPLES - len(samples)))
-        mel = self._features(samples, padding=0)
-        mel = mel[:, : 2 * (mel.shape[1] // 2)]
+        n_steps = max(1, math.ceil(len(samples) / (ENCODER_STEP_S * SAMPLE_RATE)))
+        chunk = int(CHUNK_S * SAMPLE_RATE)
+        mel = self._features(samples, padding=chunk - len(samples))[:, : chunk // 160]
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], dtype=np.float32))
-        return np.asarray(self._model.encode(batch, to_cpu=True))[0]
+        return np.asarray(self._model.encode(batch, to_cpu=True))[0][:n_steps]
 
 
 def encoder_steps(encoder: WhisperEncoder, samples: np.ndarray) -> np.ndarray:
@@ -77,7 +75,7 @@ def frame_windows(duration_s: float) -> list[tuple[float, float]]:
 
 
 def pool(steps: np.ndarray, samples: np.ndarray) -> Frames:
-    """Mean and standard deviation of encoder steps, and the RMS level, over each window."""
+    """Mean of the encoder steps, and the RMS level, over each window."""
     windows = frame_windows(len(samples) / SAMPLE_RATE)
     vectors, levels = [], []
     for start, end in windows:
@@ -86,7 +84,7 @@ def pool(steps: np.ndarray, samples: np.ndarray) -> Frames:
         a = min(int(start / ENCODER_STEP_S), len(steps) - 1)
         b = max(a + 1, min(int(math.ceil(end / ENCODER_STEP_S)), len(steps)))
         block = steps[a:b]
-        vectors.append(np.concatenate([block.mean(axis=0), block.std(axis=0)]))
+        vectors.append(block.mean(axis=0))
     return Frames(
         starts=np.array([w[0] for w in windows]),
         ends=np.array([w[1] for w in windows]),

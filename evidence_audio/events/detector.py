@@ -1,0 +1,56 @@
+"""Distress sound events of a recording, and the report's `events` block."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import models
+from ..models import ModelUse
+from ..report.canonical import score, seconds
+from . import classifier, frames
+from .cues import find_cues
+from .merge import SoundEvent, merge_frames
+
+CLASSIFIER_MODEL = "distress-classifier"
+
+
+class DistressDetector:
+    """The encoder and the classifier, loaded once, for any number of recordings."""
+
+    def __init__(self, threads: int = 1):
+        self.classifier_use: ModelUse = models.require(CLASSIFIER_MODEL)
+        self.classifier = classifier.load(self.classifier_use.path)
+        self.encoder_use: ModelUse = models.require(self.classifier.encoder)
+        self.encoder = frames.WhisperEncoder(self.encoder_use.path, threads=threads)
+
+    @property
+    def model_uses(self) -> list[ModelUse]:
+        return [self.encoder_use, self.classifier_use]
+
+    def window_scores(self, samples: np.ndarray) -> tuple[frames.Frames, np.ndarray]:
+        pooled = frames.embed(self.encoder, samples)
+        return pooled, self.classifier.scores(pooled.vectors.astype(np.float64), pooled.level_db)
+
+    def detect(self, samples: np.ndarray) -> list[SoundEvent]:
+        """Scream, shout and cry events of a 16 kHz mono recording."""
+        pooled, scores = self.window_scores(samples)
+        return merge_frames(pooled.starts, pooled.ends, scores, self.classifier.classes, self.classifier.thresholds)
+
+
+def events_block(detector: DistressDetector, samples: np.ndarray, transcript: dict | None) -> dict:
+    """The report's `analysis.events`: sound events and transcript cues, nothing else touched."""
+    return {
+        "model": CLASSIFIER_MODEL,
+        "encoder": detector.classifier.encoder,
+        "classes": list(detector.classifier.classes),
+        "not_detected": ["impact"],
+        "thresholds": {k: score(v) for k, v in sorted(detector.classifier.thresholds.items())},
+        "window_s": frames.WINDOW_S,
+        "hop_s": frames.HOP_S,
+        "sound_events": [
+            {"class": e.label, "start": seconds(e.start), "end": seconds(e.end), "score": score(e.score),
+             "model": CLASSIFIER_MODEL}
+            for e in detector.detect(samples)
+        ],
+        "transcript_cues": find_cues(transcript) if transcript else [],
+    }

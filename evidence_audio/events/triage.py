@@ -1,0 +1,31 @@
+"""Triage of many recordings with the models loaded once: one JSON line per sound event."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from ..errors import EvidenceError
+from ..intake import decode_file
+from ..report.canonical import score, seconds
+from .detector import CLASSIFIER_MODEL, DistressDetector
+
+
+def triage(paths: Iterable[Path], emit: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    """Emit each event of each recording; a recording that cannot be read is reported and skipped.
+    Returns the exit code: 0, or that of the last recording that failed."""
+    detector = DistressDetector()
+    status = 0
+    for path in paths:
+        try:
+            samples = decode_file(path).samples
+        except EvidenceError as exc:
+            warn(f"evidence-audio: {path}: {exc}")
+            status = exc.exit_code
+            continue
+        for event in detector.detect(samples):
+            emit(json.dumps({"file": str(path), "class": event.label, "start": seconds(event.start),
+                             "end": seconds(event.end), "score": score(event.score),
+                             "model": CLASSIFIER_MODEL}, ensure_ascii=False))
+    return status

@@ -1,0 +1,123 @@
+"""Distress events: cue lists, frame merging, the shipped classifier on real recordings, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from evidence_audio.cli import main
+from evidence_audio.events import cues, frames
+from evidence_audio.events.detector import DistressDetector, events_block
+from evidence_audio.events.merge import merge_frames
+from evidence_audio.intake import decode_file
+from evidence_audio.report.verify import schema
+
+from conftest import EXAMPLES
+
+SCREAM = "events_scream_shout/devi_harikaa/screams/femaleScream-002.wav"
+CRY = "events_cry_donateacry/hungry"
+
+
+def _transcript(*segments):
+    return {"segments": [
+        {"id": i, "start": words[0][1], "end": words[-1][2], "text": " ".join(w[0] for w in words), "speaker": spk,
+         "words": [{"text": w, "start": s, "end": e, "probability": 0.9} for w, s, e in words]}
+        for i, (spk, words) in enumerate(segments)
+    ]}
+
+
+def test_every_cue_list_parses_into_known_categories():
+    found = cues.phrases()
+    assert {p.language for p in found} == set(cues.CUE_LANGUAGES)
+    assert {p.category for p in found} == {"help", "stop", "plea", "pain", "threat", "money"}
+    assert all(p.tokens for p in found)
+
+
+def test_cues_are_timed_by_words_and_carry_the_speaker():
+    transcript = _transcript(
+        ("SPEAKER_1", [(" Please,", 1.0, 1.4), (" don't", 1.4, 1.6), (" hit", 1.6, 1.8), (" me!", 1.8, 2.0)]),
+        ("SPEAKER_2", [(" That", 3.0, 3.2), (" was", 3.2, 3.4), (" helpful.", 3.4, 3.9)]),
+        ("SPEAKER_2", [(" Помогите!", 5.0, 5.6), (" Не", 6.0, 6.1), (" бейте", 6.1, 6.5)]),
+        ("SPEAKER_1", [(" YARDIM", 7.0, 7.5), (" edin", 7.5, 7.9)]),
+    )
+    found = cues.find_cues(transcript)
+    spans = {(c["phrase"], c["language"], c["start"], c["end"], c["speaker"]) for c in found}
+    assert ("please", "en", 1.0, 1.4, "SPEAKER_1") in spans
+    assert ("don't hit me", "en", 1.4, 2.0, "SPEAKER_1") in spans
+    assert ("помог*", "ru", 5.0, 5.6, "SPEAKER_2") in spans
+    assert ("не бей*", "ru", 6.0, 6.5, "SPEAKER_2") in spans
+    assert ("yardım*", "tr", 7.0, 7.5, "SPEAKER_1") not in spans  # "YARDIM" folds to "yardim", not "yardım"
+    assert not [c for c in found if c["segment_id"] == 1]  # "helpful" is not "help"
+    assert [c["start"] for c in found] == sorted(c["start"] for c in found)
+
+
+def test_turkish_capitals_fold_to_the_listed_spelling():
+    found = cues.find_cues(_transcript((None, [(" İmdat!", 0.5, 1.0), (" Yardım", 1.0, 1.5)])))
+    assert {(c["phrase"], c["language"]) for c in found} >= {("imdat", "tr"), ("yardım*", "tr")}
+
+
+def test_segments_without_word_timings_give_segment_times():
+    transcript = {"segments": [{"id": 0, "start": 2.0, "end": 4.0, "text": "Stop it, it hurts."}]}
+    found = cues.find_cues(transcript)
+    assert {c["phrase"] for c in found} >= {"stop", "stop it", "it hurts"}
+    assert all((c["start"], c["end"], c["speaker"]) == (2.0, 4.0, None) for c in found)
+
+
+def test_windows_cover_the_recording_every_hop():
+    assert frames.frame_windows(0.6) == [(0.0, 0.6)]
+    windows = frames.frame_windows(3.2)
+    assert windows[0] == (0.0, 1.0) and windows[-1][1] == 3.2
+    assert all(b[0] - a[0] == frames.HOP_S for a, b in zip(windows, windows[1:]))
+
+
+def test_runs_of_windows_above_threshold_merge_into_events():
+    starts = np.arange(10) * 0.5
+    ends = starts + 1.0
+    scores = np.zeros((10, 2))
+    scores[[1, 2, 3], 0] = [0.6, 0.9, 0.7]
+    scores[[8], 0] = 0.8
+    scores[[5], 1] = 0.4
+    events = merge_frames(starts, ends, scores, ("scream", "cry"), {"scream": 0.5, "cry": 0.5})
+    assert [(e.label, e.start, e.end, e.score) for e in events] == [("scream", 0.5, 2.5, 0.9), ("scream", 4.0, 5.0, 0.8)]
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return DistressDetector()
+
+
+def test_scream_is_found_and_speech_is_not(detector, shared_eval):
+    scream = decode_file(shared_eval / SCREAM).samples
+    assert "scream" in {e.label for e in detector.detect(scream)}
+    speech = decode_file(EXAMPLES / "jfk.flac").samples
+    assert not [e for e in detector.detect(speech) if e.label in ("scream", "cry")]
+
+
+def test_events_block_is_deterministic_and_fits_the_schema(detector, shared_eval):
+    # A 20 s scene: JFK speech, then a real infant cry from the evaluation set.
+    jfk = decode_file(EXAMPLES / "jfk.flac").samples
+    cry = decode_file(sorted((shared_eval / CRY).glob("*.wav"))[0]).samples
+    scene = np.concatenate([jfk, cry]).astype(np.float32)
+    transcript = _transcript(("SPEAKER_1", [(" Help", 0.2, 0.5), (" me", 0.5, 0.7)]))
+    first = events_block(detector, scene, transcript)
+    assert first == events_block(detector, scene, transcript)
+    jsonschema.validate(first, schema()["properties"]["analysis"]["properties"]["events"])
+    cries = [e for e in first["sound_events"] if e["class"] == "cry"]
+    assert cries and cries[0]["start"] >= len(jfk) / 16000 - 1.0
+    assert first["transcript_cues"][0]["phrase"] == "help me" or first["transcript_cues"][0]["phrase"] == "help"
+    assert first["not_detected"] == ["impact"]
+
+
+def test_events_command_prints_one_json_line_per_event_and_skips_bad_files(shared_eval, tmp_path):
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not audio")
+    result = CliRunner().invoke(main, ["events", str(shared_eval / SCREAM), str(broken), str(EXAMPLES / "jfk.flac")])
+    assert result.exit_code == 4, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines and {line["file"] for line in lines} <= {str(shared_eval / SCREAM), str(EXAMPLES / "jfk.flac")}
+    assert all(set(line) == {"file", "class", "start", "end", "score", "model"} for line in lines)
+    assert "broken.wav" in result.stderr
