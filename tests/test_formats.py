@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pypdf
@@ -295,3 +294,15 @@ def test_error_rates_load_and_update(tmp_path):
     assert len(updated) == len(shipped)
     assert updated[first.id].summary().startswith(f"{first.metrics[0]} 25.0 %")
     assert updated[first.id].measured_utc and updated[first.id].tool_version
+
+
+def test_pdf_shows_markup_characters_and_backslashes_literally(full):
+    record, _ = full
+    literal = ["C:\\path\\ end\\", "x -- y ** z __ w ~~ v", "a\\\\b \\-- c", "***x***", "\\\\\\**"]
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    transcript = dict(body["analysis"]["transcript"])
+    transcript["segments"] = [dict(transcript["segments"][1], text=" | ".join(literal),
+                                   translation="trans \\ lation __x__\\")]
+    text = "\n".join(_pdf_pages(BY_NAME["pdf"].render(seal(dict(body, analysis={"transcript": transcript})), None)))
+    for value in literal + ["trans \\ lation __x__\\"]:
+        assert value in text, value

@@ -31,14 +31,21 @@ _MARKUP = re.compile(r"(\*\*|__|~~|--)")
 
 
 def _escape(text: str) -> str:
-    """Text for a markdown-enabled cell, shown literally."""
-    return _MARKUP.sub(r"\\\1", text)
+    """Text for a markdown-enabled cell, shown literally: backslashes doubled, markers escaped (fpdf2 rules)."""
+    return _MARKUP.sub(r"\\\1", text.replace("\\", "\\\\"))
+
+
+def _styled(text: str, marker: str) -> str:
+    """Text between a pair of markdown markers, its leading space kept outside them."""
+    stripped = text.strip()
+    if not stripped:
+        return text
+    return f"{text[:len(text) - len(text.lstrip())]}{marker}{_escape(stripped)}{marker}"
 
 
 def _marked(line) -> str:
     """Segment text with low-confidence words underlined (fpdf2 markdown '--')."""
-    return "".join(f"{piece[:len(piece) - len(piece.lstrip())]}--{_escape(piece.strip())}--"
-                   if low and piece.strip() else _escape(piece) for piece, low in line.pieces()).strip()
+    return "".join(_styled(piece, "--") if low else _escape(piece) for piece, low in line.pieces()).strip()
 
 
 class _Report(FPDF):
@@ -55,10 +62,11 @@ class _Report(FPDF):
         self.set_y(-13)
         self.set_font("DejaVuMono", size=7)
         self.set_text_color(60, 60, 60)
-        self.cell(0, 4, f"{self.file_name} · record integrity SHA-256 {self.digest}", align="L",
-                  new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(0, 4, f"record integrity SHA-256 {self.digest}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_font("DejaVu", size=7)
-        self.cell(0, 4, f"page {self.page_no()} of {{nb}}", align="R")
+        name = self.file_name if len(self.file_name) <= 90 else self.file_name[:89] + "…"
+        self.cell(self.epw - 30, 4, name)
+        self.cell(30, 4, f"page {self.page_no()} of {{nb}}", align="R")
         self.set_text_color(0, 0, 0)
 
     def heading(self, text: str, need: float = 30) -> None:
@@ -122,7 +130,7 @@ def _transcript(pdf: _Report, record: dict) -> None:
             row.cell(_escape(line.speaker or ""), style=style)
             text = _marked(line)
             if line.translation:
-                text += f"\n__{_escape(line.translation.strip())}__"
+                text += "\n" + _styled(line.translation.strip(), "__")
             if line.suspect:
                 text += f"\n**suspect:** {_escape('; '.join(line.suspect_reasons))}"
             row.cell(text, style=style)

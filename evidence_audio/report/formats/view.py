@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 LOW_CONFIDENCE = 0.5  # a word below this recogniser probability is marked in the reports
-DISTRESS_CATEGORIES = ("scream", "cry", "shout", "impact")
 
 
 def clock(t: float | None) -> str:
