@@ -28,6 +28,7 @@ class Settings:
     max_speakers: int | None = None
     diarization_pipeline: str | None = None  # a local pyannote pipeline folder, or a hub id (online)
     events: bool = True  # distress sound events and transcript cues (thresholds: in the events block)
+    authenticity: bool = True  # metadata, discontinuity and mains-hum indicators (with their limits)
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
@@ -53,6 +54,10 @@ def analyze_with_audio(path: str | Path, settings: Settings) -> tuple[dict, np.n
         add_speakers(analysis, intake.audio, settings, provenance)
     if settings.events:
         add_events(analysis, intake.audio, provenance)
+    if settings.authenticity:
+        from .authenticity import indicators
+
+        analysis["authenticity"] = indicators(intake, native=False)
     confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
     return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples

@@ -105,3 +105,17 @@ def test_cli_indicators_writes_sealed_json_and_plot(tmp_path):
     assert (tmp_path / "out" / "enf.png").read_bytes()[:4] == b"\x89PNG"
     bad = CliRunner().invoke(main, ["indicators", str(tmp_path)])
     assert bad.exit_code == 3
+
+
+def test_report_carries_a_valid_repeatable_authenticity_block():
+    from evidence_audio.pipeline import Settings, analyze
+    from evidence_audio.report.canonical import render
+    from evidence_audio.report.verify import schema_errors
+
+    settings = Settings(diarize=False, events=False)  # only the indicators stage runs here
+    first, second = (analyze(EXAMPLES / "jfk.flac", settings) for _ in range(2))
+    assert schema_errors(first) == []
+    block = first["analysis"]["authenticity"]
+    assert block["enf"]["detected"] and block["enf"]["nominal_hz"] == 60  # the 1961 recording's US mains hum
+    assert block["discontinuities"]["dc_and_zero_runs_from"] == "16 kHz mono analysis signal"
+    assert render(first["analysis"]) == render(second["analysis"])

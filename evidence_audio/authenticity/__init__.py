@@ -16,13 +16,24 @@ STATEMENT = (
 )
 
 
-def indicators(intake: Intake, mains_hz: int | None = None) -> dict:
-    """All indicators for a taken-in recording (the ``authenticity`` block)."""
-    native = decode_native(intake.path)
+def indicators(intake: Intake, mains_hz: int | None = None, native: bool = True) -> dict:
+    """All indicators for a taken-in recording (the ``authenticity`` block).
+
+    With native, DC offsets and digital-zero runs are read from the native PCM (every channel,
+    full rate); without, from the 16 kHz mono analysis signal, which needs no second decode of
+    a long recording (zero runs then lose about a millisecond at each end to the resampler).
+    """
+    if native:
+        pcm = decode_native(intake.path)
+        samples, rate, source = pcm.samples, pcm.sample_rate, "native PCM, every channel"
+    else:
+        samples, rate, source = intake.audio.samples[:, None], intake.audio.sample_rate, "16 kHz mono analysis signal"
+    discontinuities = discontinuity.examine(intake.audio.samples, samples, rate)
+    discontinuities["dc_and_zero_runs_from"] = source
     return {
         "statement": STATEMENT,
         "metadata": metadata.examine(intake),
-        "discontinuities": discontinuity.examine(intake.audio.samples, native.samples, native.sample_rate),
+        "discontinuities": discontinuities,
         "enf": enf.examine(intake.audio.samples, intake.audio.sample_rate, mains_hz).to_record(),
     }
 
