@@ -64,7 +64,8 @@ def bench_compare(original: np.ndarray, unrelated: list[np.ndarray], trials: int
     rng = np.random.default_rng(7)
     rows = {}
     for condition in CONDITIONS:
-        name = f"{condition[0][1:]} {condition[1] // 1000 if condition[1] else 'pcm'}k {condition[2]} Hz {condition[3]}ch {condition[4]:+.0f} dB"
+        suffix, bit_rate, rate, channels, gain = condition
+        name = f"{suffix[1:]} {f'{bit_rate // 1000}k' if bit_rate else 'pcm'} {rate} Hz {channels}ch {gain:+.0f} dB"
         found, errors, cut_errors, piece_counts, seconds = 0, [], [], [], []
         for _ in range(trials):
             length = rng.uniform(3, 10)
