@@ -29,6 +29,7 @@ SIDE_FRAMES = 300  # 3 s compared on each side of a point
 QUIET_PERCENTILE = 10  # the background is the quietest 10 % of frames on a side
 FLOOR_JUMP_DB = 6.0
 SPECTRUM_JUMP_DB = 4.0
+ACTIVITY_MARGIN_DB = 3.0
 DC_JUMP = 0.004  # in full scale: about -48 dBFS
 STEP_RATIO = 30.0  # a sample step this many times the local typical step
 STEP_MIN = 0.02
@@ -37,6 +38,7 @@ MIN_SEPARATION_S = 0.5
 
 THRESHOLDS = {
     "noise_floor_jump_db": FLOOR_JUMP_DB, "background_spectrum_jump_db": SPECTRUM_JUMP_DB,
+    "activity_change_margin_db": ACTIVITY_MARGIN_DB,
     "dc_jump_full_scale": DC_JUMP, "waveform_step_ratio": STEP_RATIO, "waveform_step_min": STEP_MIN,
     "digital_zero_run_s": ZERO_RUN_S, "compared_span_each_side_s": SIDE_FRAMES * HOP / ANALYSIS_RATE,
 }
@@ -71,6 +73,11 @@ def background_jumps(samples: np.ndarray) -> list[dict]:
     valid = np.zeros(len(level_db), dtype=bool)
     valid[SIDE_FRAMES // 3: len(valid) - SIDE_FRAMES // 3] = True  # at least 1 s on each side
     before, after = _side_quantile(level_db, QUIET_PERCENTILE)
+    typical_before, typical_after = _side_quantile(level_db, 50)
+    # where the typical level moves more than the quietest frames, activity changed (speech
+    # starting after silence), not the background: no background candidate there
+    activity = np.abs(typical_after - typical_before) - np.abs(after - before) > ACTIVITY_MARGIN_DB
+    valid &= ~activity
     floor_jump = np.where(valid, np.abs(after - before), 0.0)
     candidates = []
     for i in _peaks(floor_jump, FLOOR_JUMP_DB, int(MIN_SEPARATION_S / (HOP / ANALYSIS_RATE))):
