@@ -140,6 +140,12 @@ def test_cli_pdf_carries_hashes_and_integrity_on_every_page(analysed):
     for segment in record["analysis"].get("transcript", {}).get("segments", []):
         for word in segment["text"].split()[:3]:
             assert word in text
+    page = (analysed / "report.html").read_text(encoding="utf-8")
+    authenticity = record["analysis"].get("authenticity")
+    if authenticity:
+        for part in ("metadata", "discontinuities", "enf"):
+            assert authenticity[part]["summary"] in " ".join(text.split())  # table cells wrap lines
+            assert authenticity[part]["summary"] in html.unescape(page)
 
 
 def test_verify_checks_the_folder_against_its_manifest(analysed, tmp_path):

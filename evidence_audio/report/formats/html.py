@@ -9,8 +9,8 @@ from pathlib import Path
 import jinja2
 
 from . import method, timeline
-from .view import (LOW_CONFIDENCE, clock, cover_rows, digest, events, language_summary, model_rows, nothing,
-                   package_rows, short_clock, speaker_lanes, transcript_lines)
+from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, events, language_summary,
+                   model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines)
 
 _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
                                   undefined=jinja2.StrictUndefined, trim_blocks=False)
@@ -27,6 +27,7 @@ def render(record: dict, samples=None) -> bytes:
         lanes=speaker_lanes(record),
         events=events(record),
         lines=lines,
+        authenticity=authenticity(record),
         has_translation=any(line.translation for line in lines),
         suspect_count=sum(line.suspect for line in lines),
         low_count=sum(len(line.low_confidence_words) for line in lines),

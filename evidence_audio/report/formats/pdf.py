@@ -18,8 +18,8 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 
 from . import method, timeline
-from .view import (LOW_CONFIDENCE, clock, cover_rows, digest, events, language_summary, model_rows, nothing,
-                   package_rows, short_clock, speaker_lanes, transcript_lines)
+from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, events, language_summary,
+                   model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines)
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf",
@@ -136,6 +136,26 @@ def _transcript(pdf: _Report, record: dict) -> None:
             row.cell(text, style=style)
 
 
+def _authenticity(pdf: _Report, record: dict) -> None:
+    found = authenticity(record)
+    if found is None:
+        return
+    pdf.heading("Authenticity indicators")
+    pdf.paragraph(found.statement, size=8.5)
+    pdf.ln(1)
+    pdf.grid(("Indicator", "Result", "What it can show", "What it cannot show"), found.indicators, (2, 2.4, 3.8, 3.8),
+             size=7.5)
+    if found.findings:
+        pdf.ln(2)
+        pdf.grid(("Metadata check", "Observation"),
+                 [(check, note + (" (worth an expert's attention)" if attention else ""))
+                  for check, note, attention in found.findings], (1, 4))
+    if found.candidates:
+        pdf.ln(2)
+        pdf.grid(("Time", "Discontinuity to examine", "Detail"),
+                 [(clock(time), kind, detail) for time, kind, detail in found.candidates], (1.3, 2.2, 5))
+
+
 def render(record: dict, samples=None) -> bytes:
     file_name = (record.get("evidence") or {}).get("file_name", "?")
     pdf = _Report(digest(record), file_name)
@@ -183,6 +203,8 @@ def render(record: dict, samples=None) -> bytes:
                   for e in found], (2.2, 1.2, 1.4, 1, 6.4))
     else:
         pdf.paragraph(nothing(record, "events"))
+
+    _authenticity(pdf, record)
 
     pdf.heading("Method and known error rates")
     pdf.facts(method.stages(record) + [("Settings", json.dumps((record.get("provenance") or {}).get("settings") or {},

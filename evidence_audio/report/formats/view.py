@@ -253,3 +253,28 @@ def model_rows(record: dict) -> list[tuple[str, str, str]]:
 
 def package_rows(record: dict) -> list[tuple[str, str]]:
     return sorted(((record.get("provenance") or {}).get("packages") or {}).items())
+
+
+@dataclass(frozen=True)
+class Authenticity:
+    """The authenticity indicators as the reports list them (indicators, never verdicts)."""
+
+    statement: str
+    indicators: list[tuple[str, str, str, str]]  # (indicator, summary, can show, cannot show)
+    findings: list[tuple[str, str, bool]]  # metadata (check, note, needs attention)
+    candidates: list[tuple[float, str, str]]  # discontinuities (time, kind, detail)
+
+
+def authenticity(record: dict) -> Authenticity | None:
+    block = analysis(record, "authenticity")
+    if not block:
+        return None
+    parts = [block[key] for key in ("metadata", "discontinuities", "enf") if isinstance(block.get(key), dict)]
+    return Authenticity(
+        block.get("statement", ""),
+        [(p.get("indicator", "?"), p.get("summary", ""), p.get("can_show", ""), p.get("cannot_show", "")) for p in parts],
+        [(f.get("check", "?"), f.get("note", ""), bool(f.get("attention")))
+         for f in (block.get("metadata") or {}).get("findings") or []],
+        [(c.get("time") or 0.0, c.get("kind", "?").replace("_", " "), c.get("detail", ""))
+         for c in (block.get("discontinuities") or {}).get("candidates") or []],
+    )
