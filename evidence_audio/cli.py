@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -54,6 +55,22 @@ def one_line_errors(func):
     return wrapper
 
 
+@contextlib.contextmanager
+def transcription_progress(quiet: bool):
+    """A progress bar on stderr for transcription, or None when quiet or stderr is not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("transcribing"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("transcribing", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
 @click.group(epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="evidence-audio")
 def main() -> None:
@@ -70,6 +87,14 @@ def main() -> None:
 @click.option("--formats", default="all", show_default=True, callback=lambda ctx, param, value: _format_names(value),
               help="Report files to write: all, or a comma-separated list of json, html, pdf, srt, vtt, txt, "
                    "rttm (report.json and manifest.sha256 are always written).")
+@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default="faster-whisper",
+              show_default=True, help="Whisper engine (both run the same verified weights).")
+@click.option("--model", "whisper_model", default="base", show_default=True, metavar="NAME|PATH",
+              help="base, tiny.en, or your own model: a CTranslate2 Whisper folder or an openai-whisper .pt "
+                   "(its hash is recorded).")
+@click.option("--language", metavar="CODE", help="Force the spoken language (e.g. en, ru, az); default: identified.")
+@click.option("--translate", is_flag=True, help="Add an English translation beside every segment.")
+@click.option("--all-audio", is_flag=True, help="Transcribe the whole recording, not only the speech regions.")
 @click.option("--diarize/--no-diarize", default=True, show_default=True, help="Find who spoke when.")
 @click.option("--num-speakers", type=click.IntRange(min=1), help="Exact number of speakers, if known.")
 @click.option("--min-speakers", type=click.IntRange(min=1), help="At least this many speakers.")
@@ -82,7 +107,8 @@ def main() -> None:
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
-            max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool) -> None:
+            max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, engine: str,
+            whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
 
@@ -90,8 +116,10 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
         raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
     settings = Settings(case=case, examiner=examiner, diarize=diarize, num_speakers=num_speakers,
                         min_speakers=min_speakers, max_speakers=max_speakers,
-                        diarization_pipeline=diarization_pipeline, events=detect_events)
-    record, samples = analyze_with_audio(recording, settings)
+                        diarization_pipeline=diarization_pipeline, events=detect_events, engine=engine,
+                        model=whisper_model, language=language, translate=translate, speech_only=not all_audio)
+    with transcription_progress(quiet) as progress:
+        record, samples = analyze_with_audio(recording, settings, progress)
     out = write_report(record, output or default_output_dir(recording), overwrite=overwrite, samples=samples,
                        formats=formats)
     click.echo(f"report: {out}")

@@ -14,6 +14,7 @@ from .report.canonical import seal
 from .report.formats import render_folder
 from .report.output import write_folder
 from .report.record import build_record, evidence_block
+from .transcribe import Progress
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class Settings:
 
     case: str | None = None
     examiner: str | None = None
+    engine: str = "faster-whisper"  # or openai-whisper (the same weights, converted)
+    model: str = "base"  # base, tiny.en, a manifest name, or the path of an own model
+    compute_type: str = "int8"  # faster-whisper only
+    language: str | None = None  # forced language code; None: identified by the model
+    translate: bool = False  # add an English translation beside every segment
+    speech_only: bool = True  # transcribe only the regions voice activity calls speech
     diarize: bool = True
     num_speakers: int | None = None
     min_speakers: int | None = None
@@ -34,12 +41,13 @@ class Settings:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
 
 
-def analyze(path: str | Path, settings: Settings) -> dict:
+def analyze(path: str | Path, settings: Settings, progress: Progress | None = None) -> dict:
     """Analyse a recording and return its sealed report record."""
-    return analyze_with_audio(path, settings)[0]
+    return analyze_with_audio(path, settings, progress)[0]
 
 
-def analyze_with_audio(path: str | Path, settings: Settings) -> tuple[dict, np.ndarray]:
+def analyze_with_audio(path: str | Path, settings: Settings,
+                       progress: Progress | None = None) -> tuple[dict, np.ndarray]:
     """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure)."""
     intake = take_in(path)
     provenance = Provenance(
@@ -50,6 +58,7 @@ def analyze_with_audio(path: str | Path, settings: Settings) -> tuple[dict, np.n
         examiner=settings.examiner,
     )
     analysis: dict = {}
+    add_transcript(analysis, intake.audio, settings, provenance, progress)
     if settings.diarize:
         add_speakers(analysis, intake.audio, settings, provenance)
     if settings.events:
@@ -61,6 +70,18 @@ def analyze_with_audio(path: str | Path, settings: Settings) -> tuple[dict, np.n
     confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
     return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples
+
+
+def add_transcript(analysis: dict, audio, settings: Settings, provenance: Provenance,
+                   progress: Progress | None = None) -> None:
+    """Whisper transcript on the speech regions, with language, confidence and doubt marks."""
+    from .transcribe import load_models, transcribe
+
+    engine, vad_model, used = load_models(settings.engine, settings.model, settings.compute_type)
+    provenance.models.extend(used)
+    transcript = transcribe(engine, used[0].name, vad_model, audio.samples, language=settings.language,
+                            english=settings.translate, speech_only=settings.speech_only, progress=progress)
+    analysis["transcript"] = transcript.to_record()
 
 
 def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenance) -> None:

@@ -1,0 +1,47 @@
+"""Choose an engine and the verified model it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import models
+from ..errors import ModelError
+
+ENGINES = ("faster-whisper", "openai-whisper")
+BUILTIN = ("base", "tiny.en")
+
+
+def resolve_model(engine: str, model: str) -> models.ModelUse:
+    """The verified model files for ``--model``: a built-in name (base, tiny.en), a manifest
+    name, or the path of a user's own model (CTranslate2 folder, or openai-whisper .pt)."""
+    if engine not in ENGINES:
+        raise ModelError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
+    if model in BUILTIN:
+        name = f"whisper-{model}" + ("-openai" if engine == "openai-whisper" else "")
+        return models.require(name)
+    if model in models.load_manifest():
+        use = models.require(model)
+        if use.engine != engine:
+            raise ModelError(f"model {model} is for {use.engine}, not {engine}")
+        return use
+    path = Path(model)
+    if not path.exists():
+        raise ModelError(f"model {model!r} is neither {' nor '.join(BUILTIN)}, a manifest model, nor an existing path")
+    if engine == "faster-whisper" and not (path.is_dir() and (path / "model.bin").is_file()):
+        raise ModelError(f"{path}: faster-whisper needs a CTranslate2 Whisper folder (with model.bin)")
+    if engine == "openai-whisper" and not (path.suffix == ".pt" or (path / "model.bin").is_file()):
+        raise ModelError(f"{path}: openai-whisper needs a .pt checkpoint or a CTranslate2 Whisper folder")
+    return models.user_model(path, engine)
+
+
+def load_engine(engine: str, use: models.ModelUse, compute_type: str = "int8", threads: int = 0):
+    """The engine, loaded on the model's verified files."""
+    root = Path(use.path)
+    if engine == "faster-whisper":
+        from .faster import FasterWhisper
+
+        return FasterWhisper(root, compute_type=compute_type, threads=threads)
+    from .openai import OpenAIWhisper
+
+    checkpoint = root if root.is_file() or (root / "model.bin").is_file() else root / next(iter(use.files))
+    return OpenAIWhisper(checkpoint, threads=threads)

@@ -1,0 +1,60 @@
+"""The faster-whisper engine (CTranslate2; int8 on the CPU by default)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .decoding import Decoding
+from .transcript import Segment, Word
+
+N_SAMPLES = 30 * 16000
+
+
+class FasterWhisper:
+    name = "faster-whisper"
+
+    def __init__(self, model_dir: str | Path, compute_type: str = "int8", threads: int = 0):
+        from faster_whisper import WhisperModel
+
+        self.model = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type,
+                                  cpu_threads=threads, local_files_only=True)
+        self.multilingual = self.model.model.is_multilingual
+
+    def detect_language(self, samples: np.ndarray) -> list[tuple[str, float]]:
+        """Every language with its probability, most likely first (from the first 30 s)."""
+        _, _, probabilities = self.model.detect_language(audio=samples[:N_SAMPLES])
+        return [(code, float(p)) for code, p in probabilities]
+
+    def transcribe(self, samples: np.ndarray, language: str, task: str, clips: list[tuple[float, float]],
+                   decoding: Decoding, word_timestamps: bool = True) -> Iterator[Segment]:
+        import ctranslate2
+
+        ctranslate2.set_random_seed(decoding.seed)
+        segments, _ = self.model.transcribe(
+            samples,
+            language=language,
+            task=task,
+            beam_size=decoding.beam_size,
+            best_of=decoding.best_of,
+            patience=decoding.patience,
+            length_penalty=decoding.length_penalty,
+            temperature=list(decoding.temperatures),
+            compression_ratio_threshold=decoding.compression_ratio_threshold,
+            log_prob_threshold=decoding.log_prob_threshold,
+            no_speech_threshold=None,
+            condition_on_previous_text=decoding.condition_on_previous_text,
+            word_timestamps=word_timestamps,
+            without_timestamps=False,
+            vad_filter=False,
+            clip_timestamps=[t for clip in clips for t in clip],
+        )
+        for s in segments:
+            yield Segment(
+                start=s.start, end=s.end, text=s.text.strip(), avg_logprob=s.avg_logprob,
+                no_speech_prob=s.no_speech_prob, compression_ratio=s.compression_ratio,
+                temperature=s.temperature,
+                words=[Word(w.start, w.end, w.word.strip(), w.probability) for w in (s.words or [])],
+            )
