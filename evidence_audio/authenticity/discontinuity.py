@@ -141,7 +141,8 @@ def digital_zero_runs(native: np.ndarray, rate: int) -> list[dict]:
     runs = []
     for a, b in zip(starts, ends):
         if (b - a) / rate >= ZERO_RUN_S:
-            where = "at the start" if a == 0 else "at the end" if b == len(native) else "inside the recording"
+            where = ("throughout" if a == 0 and b == len(native) else "at the start" if a == 0
+                     else "at the end" if b == len(native) else "inside the recording")
             runs.append({"time": seconds(a / rate), "end": seconds(b / rate), "kind": "digital_zero_run",
                          "strength": seconds((b - a) / rate), "unit": "s",
                          "detail": f"{(b - a) / rate:.3f} s of exact digital zero {where}"})
