@@ -98,16 +98,26 @@ class Line:
     def pieces(self) -> list[tuple[str, bool]]:
         """The text as (piece, low-confidence) runs, from the words when the segment has them.
 
-        Where the words' speaker changes inside the segment, a " [SPEAKER_n]" piece says so.
+        The spacing between words is taken from the segment text, so languages written without
+        spaces stay so. Where the words' speaker changes inside the segment, a "[SPEAKER_n] " piece says so.
         """
         if not self.words:
             return [(self.text, False)]
-        pieces, current = [], self.speaker
+        pieces: list[tuple[str, bool]] = []
+        position, current = 0, self.speaker
         for word in self.words:
+            token = word.text.strip()
+            found = self.text.find(token, position) if token else -1
+            if found >= 0 and not self.text[position:found].strip():
+                gap, position = self.text[position:found], found + len(token)
+            else:
+                gap = " " if pieces else ""
+            if gap:
+                pieces.append((gap, False))
             if word.speaker and current and word.speaker != current:
-                pieces.append((f" [{word.speaker}]", False))
+                pieces.append((f"[{word.speaker}] ", False))
             current = word.speaker or current
-            pieces.append((word.text, word.low_confidence))
+            pieces.append((token, word.low_confidence))
         return pieces
 
 
