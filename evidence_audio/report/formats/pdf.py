@@ -44,8 +44,10 @@ def _styled(text: str, marker: str) -> str:
 
 
 def _marked(line) -> str:
-    """Segment text with low-confidence words underlined (fpdf2 markdown '--')."""
-    return "".join(_styled(piece, "--") if low else _escape(piece) for piece, low in line.pieces()).strip()
+    """Segment text with low-confidence words underlined and speaker changes in bold (fpdf2 markdown)."""
+    markers = {"low": "--", "speaker": "**"}
+    return "".join(_styled(piece, markers[kind]) if kind in markers else _escape(piece)
+                   for piece, kind in line.pieces()).strip()
 
 
 class _Report(FPDF):
@@ -118,6 +120,7 @@ def _transcript(pdf: _Report, record: dict) -> None:
         pdf.paragraph(nothing(record, "transcript"))
         return
     pdf.paragraph(f"Underlined words were recognised with probability below {LOW_CONFIDENCE}. "
+                  "A bold [SPEAKER_n] marks a change of speaker inside a segment. "
                   "Shaded rows are suspect segments, with the reasons.", size=8, style="I")
     pdf.set_font("DejaVu", size=8.5)
     with pdf.table(col_widths=(2.2, 2, 8), headings_style=HEADINGS, line_height=4.3, padding=1,

@@ -7,12 +7,7 @@ from .view import LOW_CONFIDENCE, clock, digest, events, nothing, transcript_lin
 
 def marked_text(line) -> str:
     """The segment text with low-confidence words in [?brackets]."""
-    return "".join(_marked(piece) if low else piece for piece, low in line.pieces()).strip()
-
-
-def _marked(piece: str) -> str:
-    stripped = piece.lstrip()
-    return f"{piece[:len(piece) - len(stripped)]}[?{stripped}]" if stripped else piece
+    return "".join(f"[?{piece}]" if kind == "low" else piece for piece, kind in line.pieces()).strip()
 
 
 def render(record: dict, samples=None) -> bytes:

@@ -95,15 +95,17 @@ class Line:
     def low_confidence_words(self) -> tuple[Word, ...]:
         return tuple(w for w in self.words if w.low_confidence)
 
-    def pieces(self) -> list[tuple[str, bool]]:
-        """The text as (piece, low-confidence) runs, from the words when the segment has them.
+    def pieces(self) -> list[tuple[str, str]]:
+        """The text as (piece, kind) runs, kind "text", "low" (low confidence) or "speaker" (a change mark).
+
+        Built from the words when the segment has them.
 
         The spacing between words is taken from the segment text, so languages written without
-        spaces stay so. Where the words' speaker changes inside the segment, a "[SPEAKER_n] " piece says so.
+        spaces stay so. Where the words' speaker changes inside the segment, a "[SPEAKER_n]" piece says so.
         """
         if not self.words:
-            return [(self.text, False)]
-        pieces: list[tuple[str, bool]] = []
+            return [(self.text, "text")]
+        pieces: list[tuple[str, str]] = []
         position, current = 0, self.speaker
         for word in self.words:
             token = word.text.strip()
@@ -113,11 +115,11 @@ class Line:
             else:
                 gap = " " if pieces else ""
             if gap:
-                pieces.append((gap, False))
+                pieces.append((gap, "text"))
             if word.speaker and current and word.speaker != current:
-                pieces.append((f"[{word.speaker}] ", False))
+                pieces += [(f"[{word.speaker}]", "speaker"), (" ", "text")]
             current = word.speaker or current
-            pieces.append((token, word.low_confidence))
+            pieces.append((token, "low" if word.low_confidence else "text"))
         return pieces
 
 
