@@ -87,7 +87,7 @@ class Diarization:
     settings: dict
 
 
-def build_default(clustering: dict | None = None) -> Diarizer:
+def build_default() -> Diarizer:
     """pyannote's SpeakerDiarization from the verified segmentation-3.0 and CAM++ files."""
     segmentation_use = models.require(SEGMENTATION_MODEL)
     embedding_use = models.require(EMBEDDING_MODEL)
@@ -104,7 +104,7 @@ def build_default(clustering: dict | None = None) -> Diarizer:
         **PIPELINE_OPTIONS,
     )
     pipeline.clustering = BoundedAgglomerativeClustering(metric="cosine")
-    parameters = {"segmentation": dict(SEGMENTATION), "clustering": dict(clustering or CLUSTERING)}
+    parameters = {"segmentation": dict(SEGMENTATION), "clustering": dict(CLUSTERING)}
     pipeline.instantiate(parameters)
     recorded = {**PIPELINE_OPTIONS, **parameters, "max_linkage": MAX_LINKAGE}
     return Diarizer(pipeline, DEFAULT_PIPELINE, recorded, [segmentation_use, embedding_use])
