@@ -1,0 +1,167 @@
+"""ASR benchmark over ../shared/eval: WER (CER for ja/ko), real-time factor and peak RSS.
+
+    .venv/bin/python benchmarks/asr.py --engine faster-whisper --model base
+    .venv/bin/python benchmarks/asr.py --engine openai-whisper --sets en_misc,multilingual
+    .venv/bin/python benchmarks/asr.py --batched --sets noizeus     # faster-whisper, short clips packed
+
+``pipeline`` mode runs the product's transcription stage (voice activity, language ID, fixed
+decoding) file by file. ``--batched`` packs short clips into 30 s windows and decodes them in
+batches with faster-whisper's BatchedInferencePipeline, the way to transcribe many short clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import time
+from pathlib import Path
+
+import jiwer
+import numpy as np
+from whisper.normalizers import BasicTextNormalizer, EnglishTextNormalizer
+
+from evidence_audio.intake import decode_file
+from evidence_audio.transcribe import load_models, transcribe
+
+EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
+CHARACTER_LANGUAGES = ("ja", "ko")
+SR = 16000
+
+
+def items(sets: list[str], noises: list[str], snrs: list[str], limit: int) -> list[tuple[str, Path, str, str]]:
+    """(group, audio path, reference text, language) for every selected clip."""
+    found = []
+    if "en_misc" in sets:
+        for wav in sorted((EVAL / "asr_en_misc").glob("*.wav")) + [EVAL / "asr_en_misc" / "jfk.flac"]:
+            text = wav.with_suffix(".txt").read_text(encoding="utf-8").strip()
+            found.append(("asr_en_misc", wav, text, "en"))
+    if "multilingual" in sets:
+        for wav in sorted((EVAL / "asr_multilingual").glob("*.wav")):
+            language = wav.stem.split("_")[-1]
+            found.append((f"asr_multilingual/{language}", wav, wav.with_suffix(".txt").read_text(encoding="utf-8").strip(),
+                          language))
+    if "noizeus" in sets:
+        root = EVAL / "noisy_speech_noizeus"
+        with open(root / "transcripts.tsv", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        counts: dict[str, int] = {}
+        for row in rows:
+            noise, snr = row["noise"], row["snr_db"]
+            if noise != "clean" and (noise not in noises or snr not in snrs):
+                continue
+            group = "noizeus/clean" if noise == "clean" else f"noizeus/{noise}_{snr}dB"
+            counts[group] = counts.get(group, 0) + 1
+            if counts[group] <= limit:
+                found.append((group, root / row["file"], row["transcript"], "en"))
+    return found
+
+
+def normalise(text: str, language: str) -> str:
+    text = EnglishTextNormalizer()(text) if language == "en" else BasicTextNormalizer()(text)
+    return " ".join(text.replace("mister", "mr").split())
+
+
+def error_rate(refs: list[str], hyps: list[str], language: str) -> float:
+    if language in CHARACTER_LANGUAGES:
+        return jiwer.cer([r.replace(" ", "") for r in refs], [h.replace(" ", "") for h in hyps])
+    return jiwer.wer(refs, hyps)
+
+
+def run_pipeline(args, clips) -> dict[str, list]:
+    engine, vad_model, used = load_models(args.engine, args.model, args.compute_type, threads=args.threads)
+    results = []
+    for group, path, reference, language in clips:
+        samples = decode_file(path).samples
+        started, cpu_started = time.perf_counter(), time.process_time()
+        forced = language if args.force_language else None
+        transcript = transcribe(engine, used[0].name, vad_model, samples, language=forced)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        text = " ".join(s.text for s in transcript.segments)
+        results.append((group, language, reference, text, len(samples) / SR, elapsed, transcript.language.code, cpu))
+    return results
+
+
+def run_batched(args, clips) -> list:
+    """Short clips joined with 1 s of silence, packed by VAD into 30 s windows, decoded in batches."""
+    from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+    from evidence_audio.asr.engines import resolve_model
+
+    use = resolve_model("faster-whisper", args.model)
+    model = WhisperModel(use.path, device="cpu", compute_type=args.compute_type, cpu_threads=args.threads)
+    pipeline = BatchedInferencePipeline(model)
+    gap = np.zeros(SR, dtype=np.float32)
+    results = []
+    for language in sorted({c[3] for c in clips}):
+        chosen = [c for c in clips if c[3] == language]
+        audio, bounds = [], []
+        for _, path, _, _ in chosen:
+            samples = decode_file(path).samples
+            start = sum(len(a) for a in audio) / SR
+            audio += [samples, gap]
+            bounds.append((start, start + len(samples) / SR))
+        joined = np.concatenate(audio)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        segments, _ = pipeline.transcribe(joined, language=language, beam_size=5, batch_size=args.batch_size,
+                                          word_timestamps=True, temperature=0.0)
+        words = [w for s in segments for w in s.words]
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        total = sum(e - s for s, e in bounds)
+        for (group, _, reference, _), (s, e) in zip(chosen, bounds):
+            text = " ".join(w.word.strip() for w in words if s - 0.5 <= (w.start + w.end) / 2 < e + 0.5)
+            share = (e - s) / total
+            results.append((group, language, reference, text, e - s, elapsed * share, language, cpu * share))
+    return results
+
+
+def report(args, results) -> None:
+    groups: dict[str, list] = {}
+    for row in results:
+        groups.setdefault(row[0], []).append(row)
+    mode = "batched" if args.batched else "pipeline"
+    print(f"engine={args.engine} model={args.model} compute={args.compute_type} threads={args.threads} mode={mode}")
+    print("x_realtime: audio seconds per wall-clock second; x_per_cpu_s: audio seconds per CPU second (all threads)")
+    print(f"{'group':32} {'n':>4} {'metric':>6} {'error':>7} {'audio_s':>8} {'x_realtime':>10} {'x_per_cpu_s':>11} "
+          f"{'lang_ok':>7}")
+    for group, rows in sorted(groups.items()):
+        language = rows[0][1]
+        refs = [normalise(r[2], language) for r in rows]
+        hyps = [normalise(r[3], language) for r in rows]
+        audio, spent, cpu = sum(r[4] for r in rows), sum(r[5] for r in rows), sum(r[7] for r in rows)
+        metric = "CER" if language in CHARACTER_LANGUAGES else "WER"
+        lang_ok = sum(r[6] == language for r in rows)
+        print(f"{group:32} {len(rows):>4} {metric:>6} {100 * error_rate(refs, hyps, language):>6.1f}% "
+              f"{audio:>8.1f} {audio / spent:>10.1f} {audio / cpu:>11.1f} {lang_ok:>4}/{len(rows)}")
+        if args.show:
+            for r, h in zip(refs, hyps):
+                if r != h:
+                    print(f"    ref: {r}\n    hyp: {h}")
+    audio, spent, cpu = sum(r[4] for r in results), sum(r[5] for r in results), sum(r[7] for r in results)
+    print(f"all: {audio:.1f} s audio in {spent:.1f} s wall, {cpu:.1f} s CPU = {audio / spent:.1f}x real time; "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", default="faster-whisper", choices=["faster-whisper", "openai-whisper"])
+    parser.add_argument("--model", default="base")
+    parser.add_argument("--compute-type", default="int8")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sets", default="en_misc,multilingual,noizeus")
+    parser.add_argument("--noises", default="car", help="NOIZEUS noises, comma-separated (or 'all')")
+    parser.add_argument("--snrs", default="0,5,10,15")
+    parser.add_argument("--limit", type=int, default=30, help="clips per NOIZEUS condition")
+    parser.add_argument("--force-language", action="store_true", help="decode in the reference language")
+    parser.add_argument("--batched", action="store_true", help="faster-whisper BatchedInferencePipeline, packed clips")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--show", action="store_true", help="print every differing reference/hypothesis")
+    args = parser.parse_args()
+    noises = ["airport", "babble", "car", "exhibition", "restaurant", "station", "street", "train"] \
+        if args.noises == "all" else args.noises.split(",")
+    clips = items(args.sets.split(","), noises, args.snrs.split(","), args.limit)
+    report(args, run_batched(args, clips) if args.batched else run_pipeline(args, clips))
+
+
+if __name__ == "__main__":
+    main()
