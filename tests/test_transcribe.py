@@ -165,6 +165,10 @@ def test_cli_analyze_writes_the_transcript(tmp_path):
     import json
 
     record = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    import jsonschema
+
+    schema = json.loads((ROOT / "evidence_audio" / "report" / "schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(record, schema)
     transcript = record["analysis"]["transcript"]
     assert QUOTE in " ".join(words_of(" ".join(s["text"] for s in transcript["segments"])))
     assert transcript["decoding"]["beam_size"] == 5 and transcript["model"] == "whisper-tiny.en"
