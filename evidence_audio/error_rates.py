@@ -40,10 +40,10 @@ class Measure:
         return bool(self.values)
 
     def summary(self) -> str:
-        """The values as text: 'DER 12.3 %' or 'not yet measured'."""
+        """The values as text: 'DER: 12.3 %' or 'not yet measured'."""
         if not self.values:
             return "not yet measured"
-        return ", ".join(f"{name} {100 * self.values[name]:.1f} %" for name in self.metrics if name in self.values)
+        return "; ".join(f"{name}: {100 * self.values[name]:.1f} %" for name in self.metrics if name in self.values)
 
 
 def load(path: Path = DATA_PATH) -> list[Measure]:

@@ -299,7 +299,7 @@ def test_error_rates_load_and_update(tmp_path):
                                                    first.dataset, benchmark="python benchmarks/x.py"), copy)
     updated = {m.id: m for m in error_rates.load(copy)}
     assert len(updated) == len(shipped)
-    assert updated[first.id].summary().startswith(f"{first.metrics[0]} 25.0 %")
+    assert updated[first.id].summary().startswith(f"{first.metrics[0]}: 25.0 %")
     assert updated[first.id].measured_utc and updated[first.id].tool_version
 
 
