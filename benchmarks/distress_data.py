@@ -4,7 +4,8 @@ Every clip gets: its dataset, a class target (scream, shout, cry, or "" for a ne
 when it is a positive of no trained class and so is left out of training), is_distress, and a
 group: clips of one recording, speaker, uploader or sound pack share a group, so grouped
 cross-validation never tests on a sibling of a training clip. The caneuro lab stimuli carry no
-licence beyond internal evaluation, so they are only ever scored, never trained on.
+licence beyond internal evaluation, so they are only ever scored, never trained on; the car-interior
+noise is kept out of training so that the test scenes' background is new to every model.
 """
 
 from __future__ import annotations
@@ -72,10 +73,15 @@ def _ravdess() -> list[Clip]:
     return clips
 
 
+CAR_LABELS = ("car_interior_volvo340_120kmh", "lombard_speech_in_car_noise")
+
+
 def _noise() -> list[Clip]:
+    """Noises as negatives; the car-interior recordings are kept out of training, for test scenes."""
     root = EVAL / "noise_recordings"
     return [
-        Clip(root / row["file"], "noise_recordings", row["label"], "", 0, "file:" + row["file"])
+        Clip(root / row["file"], "noise_recordings", row["label"], "", 0, "file:" + row["file"],
+             trainable=row["label"] not in CAR_LABELS)
         for row in csv.DictReader(open(root / "labels.csv", encoding="utf-8"))
         if row["label"] != "room_impulse_response"
     ]
@@ -106,13 +112,17 @@ def read_audio(path: Path) -> np.ndarray:
 
 def load_frames(clip: Clip, encoder) -> "Frames":
     """Frame embeddings of a clip, computed once and cached outside the repository."""
+    return cached_frames(cache_path(clip), lambda: read_audio(clip.path), encoder)
+
+
+def cached_frames(path: Path, audio, encoder) -> "Frames":
+    """Frame embeddings of audio() cached at path (computed on the first call only)."""
     from evidence_audio.events.frames import Frames, embed
 
-    path = cache_path(clip)
     if path.is_file():
         data = np.load(path)
         return Frames(data["starts"], data["ends"], data["vectors"], data["level_db"])
-    frames = embed(encoder, read_audio(clip.path))
+    frames = embed(encoder, audio())
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, starts=frames.starts, ends=frames.ends, vectors=frames.vectors, level_db=frames.level_db)

@@ -1,8 +1,13 @@
 """Training and grouped cross-validation of the distress classifier (used by the notebook and benchmarks).
 
-Frames of a positive clip within QUIET_DB of the clip's loudest window are positives of its class;
-quieter frames of positive clips (pauses, silence) are left out. Every frame of a negative clip is a
-negative for every class. A clip's score for a class is the maximum over its frames.
+Two kinds of training rows:
+- isolated clips: frames of a positive clip within QUIET_DB of its loudest window are positives of
+  its class (quieter frames are left out); every frame of a negative clip is a negative;
+- training scenes: each fold's own screams, cries and shouts mixed into that fold's speech with
+  street, cafe, factory and other noises (never the car noise of the test scenes); a window is a
+  positive where it overlaps an inserted event by at least half a window (or half the event).
+A clip's score for a class is its highest window score. Clips are split into grouped folds once;
+a fold's scenes are built from that fold's clips only, so a held-out fold is held out entirely.
 """
 
 from __future__ import annotations
@@ -14,41 +19,96 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 from sklearn.model_selection import GroupKFold
 
-from distress_data import CLASSES, Clip
+import scenes as scene_mixer
+from distress_data import CACHE, CLASSES, Clip, cached_frames
 from evidence_audio.events.classifier import DistressClassifier
 from evidence_audio.events.frames import Frames
 
 QUIET_DB = 20.0
 MIN_LEVEL_DB = -70.0
-C = 0.001  # inverse L2 strength: chosen among 0.001-0.2 on the nested CV below (see the notebook)
+C = 0.001  # inverse L2 strength: chosen among 0.001-0.2 on the nested CV (see the notebook)
 FOLDS = 5
+TRAIN_SCENES_PER_FOLD = 16
+TRAIN_SCENE_EVENTS = 3
+TRAIN_SCENE_SEED = 7100
+TRAIN_NOISES = ("freesound_cc0/traffic.wav", "freesound_cc0/cafe.wav", "freesound_cc0/fridge.wav",
+                "spear/factoryR1_16.wav", "spear/f16noiseR2_16.wav", "spear/pinkR5_16.wav",
+                "speechbrain_noise/noise1.wav", "speechbrain_noise/noise4.wav", "speechbrain_noise/noise5.wav")
+
+
+def usable(clip: Clip) -> bool:
+    """Whether a clip may be trained on: it has a class target and a licence that allows it."""
+    return clip.target is not None and clip.trainable
+
+
+def assign_folds(clips: list[Clip]) -> np.ndarray:
+    """Grouped fold (0..FOLDS-1) of every clip."""
+    fold = np.zeros(len(clips), dtype=int)
+    groups = [c.group for c in clips]
+    for f, (_, test) in enumerate(GroupKFold(n_splits=FOLDS).split(np.arange(len(clips)), groups=groups)):
+        fold[test] = f
+    return fold
 
 
 @dataclass
 class Table:
-    """Frame matrix with, per frame, its clip index and a target per class (1, 0, or -1 = unused)."""
+    """Frame rows: features, owning clip (-1 for scene rows), fold, trainable, target per class
+    (1, 0, or -1 = unused) and level."""
 
     x: np.ndarray
     clip: np.ndarray
-    y: np.ndarray  # (n_frames, n_classes)
+    fold: np.ndarray
+    trainable: np.ndarray
+    y: np.ndarray
     level_db: np.ndarray
 
 
-def frame_table(clips: list[Clip], frames: list[Frames]) -> Table:
-    xs, idx, ys, levels = [], [], [], []
-    for i, (clip, fr) in enumerate(zip(clips, frames)):
-        y = np.zeros((len(fr.vectors), len(CLASSES)), dtype=int)
-        if clip.target is None:
-            y[:] = -1
-        elif clip.target:
-            k = CLASSES.index(clip.target)
-            loud = fr.level_db >= fr.level_db.max() - QUIET_DB
-            y[:, k] = np.where(loud, 1, -1)
-        xs.append(fr.vectors)
-        idx.append(np.full(len(fr.vectors), i))
-        ys.append(y)
-        levels.append(fr.level_db)
-    return Table(np.concatenate(xs), np.concatenate(idx), np.concatenate(ys), np.concatenate(levels))
+def _clip_targets(clip: Clip, fr: Frames) -> np.ndarray:
+    y = np.zeros((len(fr.vectors), len(CLASSES)), dtype=int)
+    if clip.target is None:
+        y[:] = -1
+    elif clip.target:
+        loud = fr.level_db >= fr.level_db.max() - QUIET_DB
+        y[:, CLASSES.index(clip.target)] = np.where(loud, 1, -1)
+    return y
+
+
+def window_targets(fr: Frames, references) -> np.ndarray:
+    """Per window and class: 1 when it overlaps an event of the class by half a window (or half the
+    event), -1 (unused) for a smaller overlap, else 0."""
+    y = np.zeros((len(fr.vectors), len(CLASSES)), dtype=int)
+    for ref in references:
+        k = CLASSES.index(ref.label)
+        overlap = np.minimum(fr.ends, ref.end) - np.maximum(fr.starts, ref.start)
+        need = min(0.5 * (fr.ends - fr.starts).max(), 0.5 * (ref.end - ref.start))
+        y[(overlap > 0) & (y[:, k] != 1), k] = -1
+        y[overlap >= need, k] = 1
+    return y
+
+
+def training_scenes(clips: list[Clip], fold: np.ndarray, encoder) -> list[tuple[int, Frames, np.ndarray]]:
+    """(fold, frames, window targets) of every training scene, frames cached after the first run."""
+    out = []
+    for f in range(FOLDS):
+        events = [c for c, g in zip(clips, fold) if g == f and usable(c) and c.target in CLASSES]
+        speech = [c for c, g in zip(clips, fold) if g == f and c.label == "speech"]
+        for scene in scene_mixer.build_scenes(TRAIN_SCENES_PER_FOLD, events, speech, seed=TRAIN_SCENE_SEED + f,
+                                              prefix=f"train-f{f}-", noises=TRAIN_NOISES,
+                                              events_per_scene=TRAIN_SCENE_EVENTS):
+            path = CACHE / "train_scenes" / f"{scene.name}-seed{TRAIN_SCENE_SEED + f}.npz"
+            fr = cached_frames(path, lambda: scene.samples, encoder)
+            out.append((f, fr, window_targets(fr, scene.references)))
+    return out
+
+
+def frame_table(clips: list[Clip], frames: list[Frames], fold: np.ndarray,
+                scenes: list[tuple[int, Frames, np.ndarray]]) -> Table:
+    parts = [(fr.vectors, np.full(len(fr.vectors), i), np.full(len(fr.vectors), fold[i]),
+              np.full(len(fr.vectors), usable(clip)), _clip_targets(clip, fr), fr.level_db)
+             for i, (clip, fr) in enumerate(zip(clips, frames))]
+    parts += [(fr.vectors, np.full(len(fr.vectors), -1), np.full(len(fr.vectors), f),
+               np.ones(len(fr.vectors), bool), y, fr.level_db) for f, fr, y in scenes]
+    return Table(*(np.concatenate([p[j] for p in parts]) for j in range(6)))
 
 
 def fit(table: Table, rows: np.ndarray) -> DistressClassifier:
@@ -69,8 +129,12 @@ def fit(table: Table, rows: np.ndarray) -> DistressClassifier:
     )
 
 
-def clip_scores(model: DistressClassifier, table: Table, clip_ids: np.ndarray) -> dict[int, np.ndarray]:
-    """Max frame score per class for each clip."""
+def training_rows(table: Table, folds: set[int]) -> np.ndarray:
+    return table.trainable & np.isin(table.fold, sorted(folds))
+
+
+def clip_scores(model: DistressClassifier, table: Table, clip_ids) -> dict[int, np.ndarray]:
+    """Max window score per class for each clip."""
     out = {}
     for i in clip_ids:
         rows = table.clip == i
@@ -78,13 +142,12 @@ def clip_scores(model: DistressClassifier, table: Table, clip_ids: np.ndarray) -
     return out
 
 
-def out_of_fold(clips: list[Clip], table: Table, clip_ids: np.ndarray, seed_folds: int = FOLDS) -> dict[int, np.ndarray]:
-    """Clip scores for clip_ids, each from a model trained on the other groups only."""
-    groups = np.array([clips[i].group for i in clip_ids])
+def out_of_fold(clips: list[Clip], table: Table, fold: np.ndarray, folds: set[int]) -> dict[int, np.ndarray]:
+    """Clip scores for the clips of `folds`, each from a model trained on the other folds of `folds`."""
     scores = {}
-    for train, test in GroupKFold(n_splits=seed_folds).split(clip_ids, groups=groups):
-        model = fit(table, np.isin(table.clip, clip_ids[train]))
-        scores.update(clip_scores(model, table, clip_ids[test]))
+    for g in sorted(folds):
+        model = fit(table, training_rows(table, folds - {g}))
+        scores.update(clip_scores(model, table, np.flatnonzero(fold == g)))
     return scores
 
 
@@ -102,53 +165,44 @@ def best_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
 
 
 def choose_thresholds(clips: list[Clip], scores: dict[int, np.ndarray]) -> dict[str, float]:
-    """Per class, the clip-score threshold with the best F1 among the given (out-of-fold) scores."""
+    """Per class, the clip-score threshold with the best F1 among the given (out-of-fold) scores of
+    trainable clips."""
     chosen = {}
     for k, name in enumerate(CLASSES):
         pos, neg = positives_and_negatives(clips, name)
-        pos, neg = [i for i in pos if i in scores], [i for i in neg if i in scores]
+        pos = [i for i in pos if i in scores and clips[i].trainable]
+        neg = [i for i in neg if i in scores and clips[i].trainable]
         labels = np.array([1] * len(pos) + [0] * len(neg))
         values = np.array([scores[i][k] for i in pos + neg])
         chosen[name] = round(best_f1_threshold(labels, values), 4)
     return chosen
 
 
-def usable(clip: Clip) -> bool:
-    """Whether a clip may be trained on: it has a class target and a licence that allows it."""
-    return clip.target is not None and clip.trainable
+def final_model(clips: list[Clip], table: Table, fold: np.ndarray) -> DistressClassifier:
+    """The shipped model: trained on every usable row, thresholds from out-of-fold clip scores."""
+    everything = set(range(FOLDS))
+    thresholds = choose_thresholds(clips, out_of_fold(clips, table, fold, everything))
+    return replace(fit(table, training_rows(table, everything)), thresholds=thresholds)
 
 
-def final_model(clips: list[Clip], table: Table) -> DistressClassifier:
-    """The shipped model: trained on every usable clip, thresholds from grouped out-of-fold scores."""
-    ids = np.array([i for i, c in enumerate(clips) if usable(c)])
-    thresholds = choose_thresholds(clips, out_of_fold(clips, table, ids))
-    return replace(fit(table, np.isin(table.clip, ids)), thresholds=thresholds)
+def fold_models(clips: list[Clip], table: Table, fold: np.ndarray) -> list[DistressClassifier]:
+    """Per outer fold f: a model trained on the other folds, with thresholds chosen by leaving each
+    of those folds out in turn; fold f is never seen."""
+    models = []
+    for f in range(FOLDS):
+        others = set(range(FOLDS)) - {f}
+        thresholds = choose_thresholds(clips, out_of_fold(clips, table, fold, others))
+        models.append(replace(fit(table, training_rows(table, others)), thresholds=thresholds))
+    return models
 
 
-def fold_models(clips: list[Clip], table: Table, leave_out: set[int] = frozenset()) -> list[tuple[DistressClassifier, np.ndarray]]:
-    """Per outer grouped fold: a model trained on the other folds, with thresholds chosen by an inner
-    grouped CV on those folds only, and the fold's own (held-out) clip ids. Clips in leave_out are
-    never trained on."""
-    ids = np.array([i for i, c in enumerate(clips) if c.target is not None or c.is_distress])
-    groups = np.array([clips[i].group for i in ids])
-    out = []
-    for train, test in GroupKFold(n_splits=FOLDS).split(ids, groups=groups):
-        trainable = np.array([i for i in ids[train] if usable(clips[i]) and i not in leave_out])
-        thresholds = choose_thresholds(clips, out_of_fold(clips, table, trainable))
-        model = replace(fit(table, np.isin(table.clip, trainable)), thresholds=thresholds)
-        out.append((model, ids[test]))
-    return out
-
-
-def nested_heldout(clips: list[Clip], table: Table) -> tuple[dict[int, np.ndarray], list[dict[str, float]], dict[int, int]]:
-    """Held-out clip scores, each fold's thresholds, and each clip's fold: no figure is tuned on the
-    clips it scores."""
-    scores, thresholds, fold_of = {}, [], {}
-    for f, (model, test) in enumerate(fold_models(clips, table)):
-        scores.update(clip_scores(model, table, test))
-        thresholds.append(model.thresholds)
-        fold_of.update({int(i): f for i in test})
-    return scores, thresholds, fold_of
+def nested_heldout(clips: list[Clip], table: Table, fold: np.ndarray, models=None) -> tuple[dict[int, np.ndarray], list[dict[str, float]]]:
+    """Held-out clip scores and each fold's thresholds: no figure is tuned on the clips it scores."""
+    models = models or fold_models(clips, table, fold)
+    scores = {}
+    for f, model in enumerate(models):
+        scores.update(clip_scores(model, table, np.flatnonzero(fold == f)))
+    return scores, [m.thresholds for m in models]
 
 
 def prf(labels: np.ndarray, decisions: np.ndarray) -> dict[str, float]:
@@ -162,30 +216,30 @@ def prf(labels: np.ndarray, decisions: np.ndarray) -> dict[str, float]:
 
 
 def report(clips: list[Clip], scores: dict[int, np.ndarray], thresholds: list[dict[str, float]],
-           fold_of: dict[int, int]) -> dict:
-    """Per class P/R/F1 at each clip's own fold thresholds and AUC; plus is_distress on events_scream_shout."""
+           fold: np.ndarray) -> dict:
+    """Per class P/R/F1 at each clip's own fold thresholds and AUC; is_distress on events_scream_shout."""
     out = {}
     for k, name in enumerate(CLASSES):
         pos, neg = positives_and_negatives(clips, name)
         ids = pos + neg
         labels = np.array([True] * len(pos) + [False] * len(neg))
         values = np.array([scores[i][k] for i in ids])
-        decisions = np.array([scores[i][k] >= thresholds[fold_of[i]][name] for i in ids])
+        decisions = np.array([scores[i][k] >= thresholds[fold[i]][name] for i in ids])
         out[name] = {"positives": len(pos), "negatives": len(neg), "auc": round(roc_auc_score(labels, values), 4),
                      **prf(labels, decisions),
                      "false_positives_by_label": _count([clips[i].label for i, d, l in zip(ids, decisions, labels) if d and not l])}
     scream_shout = [i for i, c in enumerate(clips) if c.dataset == "events_scream_shout"]
-    out["is_distress(events_scream_shout)"] = _distress(clips, scores, thresholds, fold_of, scream_shout)
+    out["is_distress(events_scream_shout)"] = _distress(clips, scores, thresholds, fold, scream_shout)
     lab = [i for i in scream_shout if not clips[i].trainable]
-    out["is_distress(caneuro lab stimuli, never trained on)"] = _distress(clips, scores, thresholds, fold_of, lab)
+    out["is_distress(caneuro lab stimuli, never trained on)"] = _distress(clips, scores, thresholds, fold, lab)
     return out
 
 
-def _distress(clips, scores, thresholds, fold_of, ids: list[int]) -> dict:
+def _distress(clips, scores, thresholds, fold, ids: list[int]) -> dict:
     """is_distress at clip level: distress when any class reaches its threshold (the score used for
     AUC is the largest score-to-threshold ratio)."""
     labels = np.array([bool(clips[i].is_distress) for i in ids])
-    ratio = np.array([max(scores[i][k] / thresholds[fold_of[i]][c] for k, c in enumerate(CLASSES)) for i in ids])
+    ratio = np.array([max(scores[i][k] / thresholds[fold[i]][c] for k, c in enumerate(CLASSES)) for i in ids])
     return {
         "positives": int(labels.sum()), "negatives": int((~labels).sum()),
         "auc": round(roc_auc_score(labels, ratio), 4), **prf(labels, ratio >= 1.0),

@@ -1,6 +1,9 @@
 """Seeded synthetic scenes for timed event evaluation: real screams, cries and shouts mixed into
 real speech with real car-interior noise, at known offsets and several event-to-background SNRs.
 
+Training scenes (for the classifier) use the other noises of noise_recordings; test scenes use
+car noise only, which no model is trained on, in any form.
+
 Ingredients come from ../shared/eval only and are never written to the repository; a scene is
 rebuilt in memory from the seed. Background: clean speech clips (events_scream_shout
 'speech') laid end to end, plus car noise (NOISEX-92 Volvo, noise_recordings) at SPEECH_TO_CAR_DB.
@@ -49,7 +52,7 @@ def _active(x: np.ndarray) -> np.ndarray:
     return x[loud[0] : loud[-1] + 1] if len(loud) else x
 
 
-def _background(rng: np.random.Generator, speech: list[Clip]) -> np.ndarray:
+def _background(rng: np.random.Generator, speech: list[Clip], noises: tuple[str, ...]) -> np.ndarray:
     n = int(SCENE_S * SR)
     parts, total = [], 0
     while total < n:
@@ -60,7 +63,7 @@ def _background(rng: np.random.Generator, speech: list[Clip]) -> np.ndarray:
         parts.append(np.zeros(int(rng.uniform(0.2, 1.0) * SR), np.float32))
         total += len(x) + len(parts[-1])
     bed = np.concatenate(parts)[:n]
-    car = read_audio(EVAL / "noise_recordings" / CAR_NOISE[rng.integers(len(CAR_NOISE))])
+    car = read_audio(EVAL / "noise_recordings" / noises[rng.integers(len(noises))])
     car = np.tile(car, int(np.ceil(n / len(car))) + 1)
     offset = int(rng.integers(len(car) - n))
     car = car[offset : offset + n]
@@ -69,16 +72,17 @@ def _background(rng: np.random.Generator, speech: list[Clip]) -> np.ndarray:
 
 
 def build_scenes(count: int, events: list[Clip], speech: list[Clip], seed: int = SEED,
-                 prefix: str = "scene") -> list[Scene]:
-    """`count` scenes; every fourth has no event (false alarms), the others EVENTS_PER_SCENE each,
+                 prefix: str = "scene", noises: tuple[str, ...] = CAR_NOISE,
+                 events_per_scene: int = EVENTS_PER_SCENE) -> list[Scene]:
+    """`count` scenes; every fourth has no event (false alarms), the others events_per_scene each,
     each event's class drawn uniformly, then a clip of that class."""
     rng = np.random.default_rng(seed)
     by_label = {label: [c for c in events if c.target == label] for label in sorted({c.target for c in events})}
     scenes = []
     for s in range(count):
-        mix = _background(rng, speech)
+        mix = _background(rng, speech, noises)
         refs = []
-        n_events = 0 if s % 4 == 3 else EVENTS_PER_SCENE
+        n_events = 0 if s % 4 == 3 else events_per_scene
         slot = SCENE_S / max(n_events, 1)
         for e in range(n_events):
             pool = by_label[list(by_label)[rng.integers(len(by_label))]]

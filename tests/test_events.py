@@ -85,6 +85,13 @@ def test_runs_of_windows_above_threshold_merge_into_events():
     assert [(e.label, e.start, e.end, e.score) for e in events] == [("scream", 0.5, 2.5, 0.9), ("scream", 4.0, 5.0, 0.8)]
 
 
+def test_a_window_counts_for_the_class_furthest_above_its_threshold():
+    starts = np.array([0.0, 0.5])
+    scores = np.array([[0.6, 0.95], [0.9, 0.5]])  # window 0: scream 1.2x, cry 1.9x its threshold
+    events = merge_frames(starts, starts + 1.0, scores, ("scream", "cry"), {"scream": 0.5, "cry": 0.5})
+    assert [(e.label, e.start, e.end) for e in events] == [("cry", 0.0, 1.0), ("scream", 0.5, 1.5)]
+
+
 @pytest.fixture(scope="module")
 def detector():
     return DistressDetector()

@@ -1,4 +1,7 @@
-"""Frame scores to timed events: runs of windows at or above a class threshold become one event."""
+"""Frame scores to timed events: runs of windows at or above a class threshold become one event.
+
+A window counts for one class only: the one whose score is furthest above its threshold (relative
+to the threshold), so a scream in noise is not also reported as a cry at the same moment."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MAX_GAP_S = 0.5  # windows closer than this (after the previous one ends) join one event
+MAX_GAP_S = 1.0  # windows closer than this (after the previous one ends) join one event
 
 
 @dataclass(frozen=True)
@@ -20,9 +23,11 @@ class SoundEvent:
 def merge_frames(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray,
                  classes: tuple[str, ...], thresholds: dict[str, float]) -> list[SoundEvent]:
     """Events per class from window scores (n_windows, n_classes), sorted by start then class."""
+    ratio = scores / np.array([thresholds[label] for label in classes])
+    best = ratio.argmax(axis=1) if len(ratio) else np.zeros(0, dtype=int)
     events = []
     for k, label in enumerate(classes):
-        above = np.flatnonzero(scores[:, k] >= thresholds[label])
+        above = np.flatnonzero((ratio[:, k] >= 1.0) & (best == k))
         run: list[int] = []
         for i in above:
             if run and starts[i] > ends[run[-1]] + MAX_GAP_S:
