@@ -57,16 +57,19 @@ def full(tmp_path_factory):
             "language": {"code": "az", "probability": 0.81, "forced": False,
                          "top": [{"code": "az", "probability": 0.81}, {"code": "tr", "probability": 0.12},
                                  {"code": "ru", "probability": 0.03}]},
-            "decoding": {"beam_size": 5}, "speech_regions": [{"start": 0.5, "end": 8.1}],
+            "decoding": {"beam_size": 5, "temperatures": [0.0], "condition_on_previous_text": False, "seed": 0},
+            "vad": {"threshold": 0.5, "transcribe_speech_only": True}, "suspect_thresholds": {},
+            "speech_regions": [{"start": 0.5, "end": 8.1}],
             "segments": [
                 {"id": 0, "start": 0.5, "end": 4.1, "text": " " + AZERBAIJANI, "avg_logprob": -0.3,
-                 "no_speech_prob": 0.01, "compression_ratio": 1.2, "suspect": False, "suspect_reasons": [],
+                 "no_speech_prob": 0.01, "compression_ratio": 1.2, "temperature": 0.0, "suspect": False,
+                 "suspect_reasons": [],
                  "translation": "Don't beat the child! It hurts a lot.", "speaker": "SPEAKER_1",
                  "words": _words(AZERBAIJANI, 0.5, [0.9, 0.95, 0.3, 0.8, 0.42, 0.9],
                                   ["SPEAKER_1"] * 5 + ["SPEAKER_2"])},
                 {"id": 1, "start": 5.0, "end": 8.1, "text": " " + RUSSIAN, "avg_logprob": -1.2,
-                 "no_speech_prob": 0.4, "compression_ratio": 2.6, "suspect": True,
-                 "suspect_reasons": ["compression ratio 2.60 > 2.4"], "speaker": "SPEAKER_2", "words": []},
+                 "no_speech_prob": 0.4, "compression_ratio": 2.6, "temperature": 0.0, "suspect": True,
+                 "suspect_reasons": ["high_compression_ratio"], "speaker": "SPEAKER_2", "words": []},
             ]},
         "speakers": {"engine": "pyannote.audio", "pipeline": "test", "settings": {},
                      "labels": ["SPEAKER_1", "SPEAKER_2"],
@@ -199,7 +202,7 @@ def test_pdf_text_fonts_and_marks(full, files):
     text = "\n".join(pages)
     for value in (*record["evidence"]["hashes"].values(), "İş 2026/17 Bakı", "Aysel Məmmədova",
                   "şəhər", "ağrıyır", "Не бейте его", "-- **помогите** <b>", "Don't beat the child!",
-                  "compression ratio 2.60 > 2.4", "SPEAKER_1: 6.7 s", "scream at 0:02.0"):
+                  "repetitive text (compression ratio 2.60)", "SPEAKER_1: 6.7 s", "scream at 0:02.0"):
         assert value in text, value
     for number, page in enumerate(pages, start=1):
         assert record["integrity"]["digest"] in page and f"page {number} of {len(pages)}" in page
@@ -241,7 +244,7 @@ def test_txt_marks_low_confidence_words_and_suspect_segments(files):
     for word in LOW_WORDS:
         assert f"[?{word}]" in text
     assert "SPEAKER_1: Uşağı döymə! [?Çox] ağrıyır, [?şəhər] [SPEAKER_2] ölür." in text  # speaker changes inside
-    assert "[00:00:05.000 --> 00:00:08.100] SPEAKER_2: " + RUSSIAN + " [SUSPECT: compression ratio 2.60 > 2.4]" in text
+    assert "[00:00:05.000 --> 00:00:08.100] SPEAKER_2: " + RUSSIAN + " [SUSPECT: repetitive text (compression ratio 2.60)]" in text
 
 
 def test_rttm_reads_back_as_the_speaker_turns(full, files, tmp_path):

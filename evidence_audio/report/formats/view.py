@@ -123,12 +123,29 @@ class Line:
         return pieces
 
 
+_SUSPECT_REASONS = {
+    "outside_speech_regions": lambda seg: "mostly outside the passages voice activity detection calls speech",
+    "high_no_speech_probability": lambda seg: f"likely not speech (no-speech probability {seg['no_speech_prob']:.2f})",
+    "high_compression_ratio": lambda seg: f"repetitive text (compression ratio {seg['compression_ratio']:.2f})",
+    "low_avg_logprob": lambda seg: f"low recogniser confidence (average log-probability {seg['avg_logprob']:.2f})",
+    "repetition_loop": lambda seg: "the same words repeat in a loop",
+}
+
+
+def suspect_reason(code: str, segment: dict) -> str:
+    """A suspect-segment reason code in words, with the segment's own figure where there is one."""
+    try:
+        return _SUSPECT_REASONS[code](segment)
+    except (KeyError, TypeError, ValueError):
+        return code.replace("_", " ")
+
+
 def transcript_lines(record: dict) -> list[Line]:
     lines = []
     for seg in analysis(record, "transcript").get("segments") or []:
         words = tuple(Word(w.get("text", ""), w.get("start"), w.get("end"), w.get("probability"), w.get("speaker"))
                       for w in seg.get("words") or [])
-        reasons = tuple(seg.get("suspect_reasons") or ())
+        reasons = tuple(suspect_reason(code, seg) for code in seg.get("suspect_reasons") or ())
         if seg.get("suspect") and not reasons:
             reasons = ("marked suspect",)
         lines.append(Line(seg.get("id", len(lines)), seg.get("start") or 0.0, seg.get("end") or 0.0,
