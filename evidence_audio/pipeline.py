@@ -102,7 +102,7 @@ def add_events(analysis: dict, audio, provenance: Provenance) -> None:
     from .events.detector import DistressDetector, events_block
 
     detector = DistressDetector()
-    provenance.models.extend(detector.model_uses)
+    provenance.models.extend(m for m in detector.model_uses if m not in provenance.models)
     analysis["events"] = events_block(detector, audio.samples, analysis.get("transcript"))
 
 

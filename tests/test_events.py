@@ -48,6 +48,7 @@ def test_cues_are_timed_by_words_and_carry_the_speaker():
     spans = {(c["phrase"], c["language"], c["start"], c["end"], c["speaker"]) for c in found}
     assert ("please", "en", 1.0, 1.4, "SPEAKER_1") in spans
     assert ("don't hit me", "en", 1.4, 2.0, "SPEAKER_1") in spans
+    assert ("don't hit", "en", 1.4, 1.8, "SPEAKER_1") not in spans  # inside the longer match
     assert ("помог*", "ru", 5.0, 5.6, "SPEAKER_2") in spans
     assert ("не бей*", "ru", 6.0, 6.5, "SPEAKER_2") in spans
     assert ("yardım*", "tr", 7.0, 7.5, "SPEAKER_1") not in spans  # "YARDIM" folds to "yardim", not "yardım"
@@ -63,7 +64,7 @@ def test_turkish_capitals_fold_to_the_listed_spelling():
 def test_segments_without_word_timings_give_segment_times():
     transcript = {"segments": [{"id": 0, "start": 2.0, "end": 4.0, "text": "Stop it, it hurts."}]}
     found = cues.find_cues(transcript)
-    assert {c["phrase"] for c in found} >= {"stop", "stop it", "it hurts"}
+    assert {c["phrase"] for c in found} == {"stop it", "it hurts"}
     assert all((c["start"], c["end"], c["speaker"]) == (2.0, 4.0, None) for c in found)
 
 
@@ -115,7 +116,7 @@ def test_events_block_is_deterministic_and_fits_the_schema(detector, shared_eval
     jsonschema.validate(first, schema()["properties"]["analysis"]["properties"]["events"])
     cries = [e for e in first["sound_events"] if e["class"] == "cry"]
     assert cries and cries[0]["start"] >= len(jfk) / 16000 - 1.0
-    assert first["transcript_cues"][0]["phrase"] == "help me" or first["transcript_cues"][0]["phrase"] == "help"
+    assert [c["phrase"] for c in first["transcript_cues"]] == ["help me"]
     assert first["not_detected"] == ["impact"]
 
 

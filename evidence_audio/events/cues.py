@@ -74,23 +74,36 @@ def _matches(pattern: str, word: str) -> bool:
     return word.startswith(pattern[:-1]) if pattern.endswith("*") else word == pattern
 
 
-def find_cues(transcript: dict) -> list[dict]:
-    """Every occurrence of a cue phrase in the transcript, in time order."""
-    tokens = _tokens(transcript)
-    cues = []
+def _matches_in(tokens: list[Token]) -> list[tuple[Phrase, int, int]]:
+    """(phrase, first token, end token) of every match, without those inside a longer match of the
+    same list ("help" inside "help me")."""
+    found = []
     for phrase in phrases():
         n = len(phrase.tokens)
         for i in range(len(tokens) - n + 1):
-            span = tokens[i : i + n]
-            if all(_matches(p, t.text) for p, t in zip(phrase.tokens, span)):
-                cues.append({
-                    "category": phrase.category,
-                    "language": phrase.language,
-                    "phrase": phrase.text,
-                    "text": " ".join(t.text for t in span),
-                    "start": seconds(span[0].start),
-                    "end": seconds(span[-1].end),
-                    "speaker": span[0].speaker,
-                    "segment_id": span[0].segment_id,
-                })
+            if all(_matches(p, t.text) for p, t in zip(phrase.tokens, tokens[i : i + n])):
+                found.append((phrase, i, i + n))
+    return [
+        (phrase, a, b) for phrase, a, b in found
+        if not any(other.language == phrase.language and c <= a and b <= d and d - c > b - a
+                   for other, c, d in found)
+    ]
+
+
+def find_cues(transcript: dict) -> list[dict]:
+    """Every occurrence of a cue phrase in the transcript, in time order."""
+    tokens = _tokens(transcript)
+    cues = [
+        {
+            "category": phrase.category,
+            "language": phrase.language,
+            "phrase": phrase.text,
+            "text": " ".join(t.text for t in tokens[a:b]),
+            "start": seconds(tokens[a].start),
+            "end": seconds(tokens[b - 1].end),
+            "speaker": tokens[a].speaker,
+            "segment_id": tokens[a].segment_id,
+        }
+        for phrase, a, b in _matches_in(tokens)
+    ]
     return sorted(cues, key=lambda c: (c["start"], c["end"], c["language"], c["phrase"]))
