@@ -199,8 +199,9 @@ def _stream_info(stream) -> StreamInfo:
 
 
 def _open_container(handle, path: Path):
+    """Open for reading; tag bytes that are not UTF-8 are kept visible as \\xNN escapes."""
     try:
-        return av.open(handle, mode="r")
+        return av.open(handle, mode="r", metadata_errors="backslashreplace")
     except av.error.FFmpegError as exc:
         raise MediaError(f"not a recognisable audio or video file: {path} ({exc.strerror or exc})") from None
 

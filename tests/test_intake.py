@@ -131,3 +131,20 @@ def test_video_without_audio_is_refused(tmp_path, speech):
     path = encode(samples, rate, tmp_path / "silent.mp4", "aac", "mp4", video_codec="libx264", audio=False)
     with pytest.raises(MediaError, match="no audio stream"):
         take_in(path)
+
+
+def _with_info_chunk(wav: bytes, tag: bytes, value: bytes) -> bytes:
+    """A RIFF WAV with a LIST/INFO chunk appended, its value in raw bytes."""
+    value += b"\0" * (1 + (len(value) + 1) % 2)  # NUL-terminated, padded to an even size
+    info = b"INFO" + tag + len(value).to_bytes(4, "little") + value
+    data = wav + b"LIST" + len(info).to_bytes(4, "little") + info
+    return data[:4] + (len(data) - 8).to_bytes(4, "little") + data[8:]
+
+
+def test_tags_that_are_not_utf8_are_kept_as_escapes(tmp_path, speech_wav):
+    """Old editors write Latin-1 tags ('\\xa9' for the copyright sign); intake must not fail on them."""
+    path = tmp_path / "latin1-tags.wav"
+    path.write_bytes(_with_info_chunk(speech_wav.read_bytes(), b"ICOP", b"\xa9 NCH Software"))
+    intake = take_in(path)
+    assert intake.container.tags["copyright"] == "\\xa9 NCH Software"
+    assert intake.file.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
