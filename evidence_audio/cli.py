@@ -104,11 +104,13 @@ def main() -> None:
                    "fetched with HF_TOKEN when online. Default: segmentation-3.0 + CAM++ from models/.")
 @click.option("--events/--no-events", "detect_events", default=True, show_default=True,
               help="Find screams, shouts and cries, and distress words in the transcript.")
+@click.option("--authenticity/--no-authenticity", default=True, show_default=True,
+              help="Metadata, discontinuity and mains-hum (ENF) indicators, each with its limits.")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
-            max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, engine: str,
-            whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
+            max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
+            engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
 
@@ -116,7 +118,8 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
         raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
     settings = Settings(case=case, examiner=examiner, diarize=diarize, num_speakers=num_speakers,
                         min_speakers=min_speakers, max_speakers=max_speakers,
-                        diarization_pipeline=diarization_pipeline, events=detect_events, engine=engine,
+                        diarization_pipeline=diarization_pipeline, events=detect_events,
+                        authenticity=authenticity, engine=engine,
                         model=whisper_model, language=language, translate=translate, speech_only=not all_audio)
     with transcription_progress(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)

@@ -3,10 +3,10 @@
 The default pipeline is pyannote.audio's ``SpeakerDiarization`` built from local files only:
 pyannote/segmentation-3.0 and CAM++ speaker embeddings (see ``speaker_embedding``), both
 verified against ``models/manifest.json``, with the hyper-parameters of pyannote's
-speaker-diarization-3.1 (agglomerative clustering) except the clustering threshold, which is
-calibrated for CAM++ (see ``CLUSTERING``), and with memory bounded on long recordings (see
-``clustering``). Alternatively a complete pyannote pipeline folder
-(e.g. speaker-diarization-community-1) or, when online, a hub id with ``HF_TOKEN``.
+speaker-diarization-3.1 (agglomerative clustering, its threshold included: see ``CLUSTERING``
+for why), and with memory bounded on long recordings (see ``clustering``). Alternatively a
+complete pyannote pipeline folder (e.g. speaker-diarization-community-1) or, when online, a hub
+id with ``HF_TOKEN``.
 
 The recording is passed in memory, so pyannote never decodes files itself.
 """

@@ -160,7 +160,7 @@ def test_cli_analyze_writes_the_transcript(tmp_path):
 
     out = tmp_path / "report"
     result = CliRunner().invoke(main, ["analyze", str(JFK), "-o", str(out), "--model", "tiny.en", "--no-diarize",
-                                       "--no-events", "--formats", "json", "-q"])
+                                       "--no-events", "--no-authenticity", "--formats", "json", "-q"])
     assert result.exit_code == 0, result.output
     import json
 
@@ -169,6 +169,8 @@ def test_cli_analyze_writes_the_transcript(tmp_path):
 
     schema = json.loads((ROOT / "evidence_audio" / "report" / "schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(record, schema)
+    assert sorted(record["analysis"]) == ["transcript"]  # stages switched off are absent, not empty
+    assert record["provenance"]["settings"]["authenticity"] is False
     transcript = record["analysis"]["transcript"]
     assert QUOTE in " ".join(words_of(" ".join(s["text"] for s in transcript["segments"])))
     assert transcript["decoding"]["beam_size"] == 5 and transcript["model"] == "whisper-tiny.en"
