@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/asr.py --engine faster-whisper --model base
     .venv/bin/python benchmarks/asr.py --engine openai-whisper --sets en_misc,multilingual
     .venv/bin/python benchmarks/asr.py --batched --sets noizeus     # faster-whisper, short clips packed
+    .venv/bin/python benchmarks/asr.py --record      # defaults, figures written into data/error_rates.json
 
 ``pipeline`` mode runs the product's transcription stage (voice activity, language ID, fixed
 decoding) file by file. ``--batched`` packs short clips into 30 s windows and decodes them in
@@ -65,8 +66,8 @@ def normalise(text: str, language: str) -> str:
     return " ".join(text.replace("mister", "mr").split())
 
 
-def error_rate(refs: list[str], hyps: list[str], language: str) -> float:
-    if language in CHARACTER_LANGUAGES:
+def error_rate(refs: list[str], hyps: list[str], metric: str) -> float:
+    if metric == "CER":
         return jiwer.cer([r.replace(" ", "") for r in refs], [h.replace(" ", "") for h in hyps])
     return jiwer.wer(refs, hyps)
 
@@ -118,32 +119,100 @@ def run_batched(args, clips) -> list:
     return results
 
 
-def report(args, results) -> None:
+def summarise(results) -> dict[str, dict]:
+    """Per group: language, metric, error rate (None without reference text), audio, wall and CPU seconds."""
     groups: dict[str, list] = {}
     for row in results:
         groups.setdefault(row[0], []).append(row)
+    summary = {}
+    for group, rows in sorted(groups.items()):
+        language = rows[0][1]
+        refs = [normalise(r[2], language) for r in rows]
+        hyps = [normalise(r[3], language) for r in rows]
+        metric = "CER" if language in CHARACTER_LANGUAGES else "WER"
+        summary[group] = {
+            "rows": rows, "language": language, "refs": refs, "hyps": hyps, "metric": metric,
+            "error": error_rate(refs, hyps, metric) if all(refs) else None,
+            "audio": sum(r[4] for r in rows), "wall": sum(r[5] for r in rows), "cpu": sum(r[7] for r in rows),
+            "lang_ok": sum(r[6] == language for r in rows),
+        }
+    return summary
+
+
+def report(args, summary: dict[str, dict]) -> None:
     mode = "batched" if args.batched else "pipeline"
     print(f"engine={args.engine} model={args.model} compute={args.compute_type} threads={args.threads} mode={mode}")
     print("x_realtime: audio seconds per wall-clock second; x_per_cpu_s: audio seconds per CPU second (all threads)")
     print(f"{'group':32} {'n':>4} {'metric':>6} {'error':>7} {'audio_s':>8} {'x_realtime':>10} {'x_per_cpu_s':>11} "
           f"{'lang_ok':>7}")
-    for group, rows in sorted(groups.items()):
-        language = rows[0][1]
-        refs = [normalise(r[2], language) for r in rows]
-        hyps = [normalise(r[3], language) for r in rows]
-        audio, spent, cpu = sum(r[4] for r in rows), sum(r[5] for r in rows), sum(r[7] for r in rows)
-        metric = "CER" if language in CHARACTER_LANGUAGES else "WER"
-        lang_ok = sum(r[6] == language for r in rows)
-        error = f"{100 * error_rate(refs, hyps, language):>6.1f}%" if all(refs) else "    n/a"
-        print(f"{group:32} {len(rows):>4} {metric:>6} {error} "
-              f"{audio:>8.1f} {audio / spent:>10.1f} {audio / cpu:>11.1f} {lang_ok:>4}/{len(rows)}")
+    for group, g in summary.items():
+        error = f"{100 * g['error']:>6.1f}%" if g["error"] is not None else "    n/a"
+        print(f"{group:32} {len(g['rows']):>4} {g['metric']:>6} {error} "
+              f"{g['audio']:>8.1f} {g['audio'] / g['wall']:>10.1f} {g['audio'] / g['cpu']:>11.1f} "
+              f"{g['lang_ok']:>4}/{len(g['rows'])}")
         if args.show:
-            for r, h in zip(refs, hyps):
+            for r, h in zip(g["refs"], g["hyps"]):
                 if r and r != h:
                     print(f"    ref: {r}\n    hyp: {h}")
-    audio, spent, cpu = sum(r[4] for r in results), sum(r[5] for r in results), sum(r[7] for r in results)
+    audio, spent, cpu = (sum(g[k] for g in summary.values()) for k in ("audio", "wall", "cpu"))
     print(f"all: {audio:.1f} s audio in {spent:.1f} s wall, {cpu:.1f} s CPU = {audio / spent:.1f}x real time; "
-          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+          f"peak RSS {peak_rss_mib():.0f} MiB")
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def record(args, summary: dict[str, dict]) -> None:
+    """Write the measured error rates into the package's table (quoted in every report)."""
+    from evidence_audio.error_rates import Measure, record_measure
+
+    command = f".venv/bin/python benchmarks/asr.py --sets {args.sets} --noises {args.noises} --snrs {args.snrs} --record"
+    conditions = (f"{args.engine} whisper-{args.model} {args.compute_type}, the product's transcription stage "
+                  f"(Silero VAD, language detected, beam 5, temperature 0, not conditioned on previous text); "
+                  f"{args.threads} CPU threads; Whisper's text normaliser")
+
+    def pooled(groups: list[str], metric: str) -> float:
+        """Error rate over the pooled words (or characters) of several groups."""
+        refs = [r for g in groups for r in summary[g]["refs"]]
+        hyps = [h for g in groups for h in summary[g]["hyps"]]
+        return round(error_rate(refs, hyps, metric), 4)
+
+    def speed_note(groups: list[str]) -> str:
+        audio, wall = (sum(summary[g][k] for g in groups) for k in ("audio", "wall"))
+        return f"{audio / wall:.1f}x real time on a 2-core CPU, file by file"
+
+    if "asr_en_misc" in summary:
+        record_measure(Measure(
+            id="transcription/wer/asr_en_misc", task="English transcription", metrics=["WER"],
+            values={"WER": pooled(["asr_en_misc"], "WER")}, items=len(summary["asr_en_misc"]["rows"]),
+            dataset="short real English recordings with reference text (JFK inaugural excerpt, LibriSpeech "
+                    "dev-clean utterance, others)",
+            conditions=conditions, benchmark=command, notes=speed_note(["asr_en_misc"])))
+    multilingual = [g for g in summary if g.startswith("asr_multilingual/")]
+    if multilingual:
+        by_metric = {m: [g for g in multilingual if summary[g]["metric"] == m] for m in ("WER", "CER")}
+        record_measure(Measure(
+            id="transcription/wer/asr_multilingual", task="non-English transcription", metrics=["WER", "CER"],
+            values={m: pooled(groups, m) for m, groups in by_metric.items() if groups},
+            items=sum(len(summary[g]["rows"]) for g in multilingual),
+            dataset="read speech in de, es, fr, it, ja, ko, pt, ru with reference text",
+            conditions=conditions + "; WER pooled over de, es, fr, it, pt, ru; CER over ja, ko", benchmark=command,
+            notes="per language: " + ", ".join(f"{g.split('/')[1]} {summary[g]['metric']} "
+                                               f"{100 * summary[g]['error']:.1f} %" for g in multilingual)
+                  + "; " + speed_note(multilingual)))
+    noizeus = [g for g in summary if g.startswith("noizeus/")]
+    if noizeus:
+        def label(group: str) -> str:
+            name = group.split("/")[1]
+            return "WER, clean" if name == "clean" else "WER, " + name.replace("_", " ").replace("dB", " dB")
+
+        record_measure(Measure(
+            id="transcription/wer/noisy_speech_noizeus", task="transcription in noise (car, street, babble...)",
+            metrics=[label(g) for g in noizeus], values={label(g): round(summary[g]["error"], 4) for g in noizeus},
+            items=sum(len(summary[g]["rows"]) for g in noizeus),
+            dataset="NOIZEUS: 30 IEEE sentences, clean and with 8 real noises at 0-15 dB SNR",
+            conditions=conditions, benchmark=command, notes=speed_note(noizeus)))
 
 
 def main() -> None:
@@ -160,11 +229,18 @@ def main() -> None:
     parser.add_argument("--batched", action="store_true", help="faster-whisper BatchedInferencePipeline, packed clips")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--show", action="store_true", help="print every differing reference/hypothesis")
+    parser.add_argument("--record", action="store_true",
+                        help="write the error rates into the package's error-rate table (pipeline mode)")
     args = parser.parse_args()
     noises = ["airport", "babble", "car", "exhibition", "restaurant", "station", "street", "train"] \
         if args.noises == "all" else args.noises.split(",")
     clips = items(args.sets.split(","), noises, args.snrs.split(","), args.limit)
-    report(args, run_batched(args, clips) if args.batched else run_pipeline(args, clips))
+    if args.record and args.batched:
+        parser.error("--record measures the product's own stage: leave out --batched")
+    summary = summarise(run_batched(args, clips) if args.batched else run_pipeline(args, clips))
+    report(args, summary)
+    if args.record:
+        record(args, summary)
 
 
 if __name__ == "__main__":

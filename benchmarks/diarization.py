@@ -6,6 +6,7 @@ overlapping speech scored. ``--tune`` sweeps the clustering threshold on trn00-t
 shipped threshold is pyannote's own (see ``evidence_audio/diarize.py`` for why).
 
     .venv/bin/python benchmarks/diarization.py                # evaluate, JSON on stdout
+    .venv/bin/python benchmarks/diarization.py --record       # ... and write DER into data/error_rates.json
     .venv/bin/python benchmarks/diarization.py --tune         # threshold sweep on trn*
     .venv/bin/python benchmarks/diarization.py --sawer        # speaker-attributed WER on the sample
     .venv/bin/python benchmarks/diarization.py --long 60      # RTF + peak RSS on a 60-min concatenation
@@ -205,6 +206,37 @@ def clustering_memory(num_embeddings: int, bounded: bool) -> dict:
             "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def record(report: dict) -> None:
+    """Write the DER figures into the package's error-rate table (quoted in every report)."""
+    from evidence_audio.error_rates import Measure, record_measure
+
+    threshold = report["parameters"]["clustering"]["threshold"]
+    conditions = (f"pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ embeddings, pyannote "
+                  f"speaker-diarization-3.1 hyper-parameters (clustering threshold {threshold:.4f}, not tuned here); "
+                  f"overlapping speech scored; {report['threads']} CPU thread(s)")
+    metrics = ["DER", "DER, 0.25 s collar"]
+
+    def values(scored: dict) -> dict:
+        return {"DER": scored["collar_0.0"]["pooled_der"], "DER, 0.25 s collar": scored["collar_0.25"]["pooled_der"]}
+
+    command = ".venv/bin/python benchmarks/diarization.py --record"
+    record_measure(Measure(
+        id="diarization/der/diar_pyannote_sample", task="speaker diarization", metrics=metrics,
+        values=values(report["sample"]), items=1,
+        dataset="pyannote-audio sample.wav: 2-speaker telephone-style conversation, 30 s, reference RTTM (MIT)",
+        conditions=conditions, benchmark=command,
+        notes=f"real-time factor {report['sample']['real_time_factor']} (processing time / audio time)"))
+    everything = values(report["debug_all"])
+    record_measure(Measure(
+        id="diarization/der/diar_pyannote_debug", task="speaker diarization", metrics=metrics,
+        values=values(report["debug_dev_only"]), items=len(report["debug_dev_only"]["collar_0.0"]["files"]),
+        dataset="pyannote-audio test recordings: 30 s multi-speaker meeting excerpts with reference RTTM (MIT)",
+        conditions=conditions + "; files dev00 and dev01 (trn files were looked at in a threshold sweep)",
+        benchmark=command,
+        notes=f"on all {len(report['debug_all']['collar_0.0']['files'])} files: DER {100 * everything['DER']:.1f} % "
+              f"(collar 0), {100 * everything['DER, 0.25 s collar']:.1f} % (0.25 s collar)"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tune", action="store_true", help="sweep the clustering threshold on trn00-trn09")
@@ -213,6 +245,7 @@ def main() -> None:
     parser.add_argument("--clustering", type=int, metavar="N", help="peak memory of clustering N embeddings")
     parser.add_argument("--unbounded", action="store_true", help="with --clustering: pyannote's own linkage")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--record", action="store_true", help="write the DER figures into data/error_rates.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.tune:
@@ -225,6 +258,8 @@ def main() -> None:
         out = long_file(args.long)
     else:
         out = evaluate()
+        if args.record:
+            record(out)
     print(json.dumps(out, indent=1))
 
 
