@@ -24,7 +24,7 @@ import srt
 import webvtt
 from pyannote.database.util import load_rttm
 
-from conftest import EXAMPLES
+from conftest import EXAMPLES, REPO
 from evidence_audio import error_rates
 from evidence_audio.intake import take_in
 from evidence_audio.provenance import Provenance
@@ -316,3 +316,22 @@ def test_pdf_shows_markup_characters_and_backslashes_literally(full):
     text = "\n".join(_pdf_pages(BY_NAME["pdf"].render(seal(dict(body, analysis={"transcript": transcript})), None)))
     for value in literal + ["trans \\ lation __x__\\"]:
         assert value in text, value
+
+
+def test_every_report_field_is_documented():
+    """docs/record.md names every property the record's JSON Schema allows."""
+    schema = json.loads((REPO / "evidence_audio" / "report" / "schema.json").read_text(encoding="utf-8"))
+    documented = set(re.findall(r"[\w.\[\]]+", " ".join(re.findall(r"`([^`]+)`", (REPO / "docs" / "record.md")
+                                                                .read_text(encoding="utf-8")))))
+    names = {part for name in documented for part in re.split(r"[.\[\]]+", name) if part}
+
+    def properties(node):
+        if isinstance(node, dict):
+            yield from node.get("properties", {})
+            for value in node.values():
+                yield from properties(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from properties(value)
+
+    assert sorted(set(properties(schema)) - names) == []
