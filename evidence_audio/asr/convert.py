@@ -96,6 +96,14 @@ def _ffn(out: dict, variables: dict, source: str, target: str) -> None:
     _norm(out, variables, f"{source}/ffn/layer_norm", f"{target}.mlp_ln")
 
 
+def _self_attention(out: dict, variables: dict, source: str, target: str) -> None:
+    """Fused QKV projection split into query, key and value; output projection; its layer norm."""
+    _split(out, variables, f"{source}/self_attention/linear_0",
+           [f"{target}.attn.query", f"{target}.attn.key", f"{target}.attn.value"])
+    _linear(out, variables, f"{source}/self_attention/linear_1", f"{target}.attn.out")
+    _norm(out, variables, f"{source}/self_attention/layer_norm", f"{target}.attn_ln")
+
+
 def openai_checkpoint(model_dir: str | Path) -> dict:
     """The openai-whisper checkpoint (``dims``, ``model_state_dict``, ``alignment_heads``) of a CTranslate2 folder."""
     model_dir = Path(model_dir)
@@ -110,9 +118,7 @@ def openai_checkpoint(model_dir: str | Path) -> dict:
     n_audio_layer = _layers(variables, "encoder")
     for i in range(n_audio_layer):
         src, dst = f"encoder/layer_{i}", f"encoder.blocks.{i}"
-        _split(out, variables, f"{src}/self_attention/linear_0", [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"])
-        _linear(out, variables, f"{src}/self_attention/linear_1", f"{dst}.attn.out")
-        _norm(out, variables, f"{src}/self_attention/layer_norm", f"{dst}.attn_ln")
+        _self_attention(out, variables, src, dst)
         _ffn(out, variables, src, dst)
     _norm(out, variables, "encoder/layer_norm", "encoder.ln_post")
 
@@ -121,9 +127,7 @@ def openai_checkpoint(model_dir: str | Path) -> dict:
     n_text_layer = _layers(variables, "decoder")
     for i in range(n_text_layer):
         src, dst = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-        _split(out, variables, f"{src}/self_attention/linear_0", [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"])
-        _linear(out, variables, f"{src}/self_attention/linear_1", f"{dst}.attn.out")
-        _norm(out, variables, f"{src}/self_attention/layer_norm", f"{dst}.attn_ln")
+        _self_attention(out, variables, src, dst)
         _linear(out, variables, f"{src}/attention/linear_0", f"{dst}.cross_attn.query")
         _split(out, variables, f"{src}/attention/linear_1", [f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"])
         _linear(out, variables, f"{src}/attention/linear_2", f"{dst}.cross_attn.out")

@@ -25,6 +25,12 @@ class Decoding:
     word_timestamps: bool = True
     seed: int = 0  # seeds every random generator a sampled fallback uses
 
+    def search_options(self) -> dict:
+        """The beam-search and fallback options both engines name alike."""
+        return {"beam_size": self.beam_size, "best_of": self.best_of, "patience": self.patience,
+                "length_penalty": self.length_penalty, "compression_ratio_threshold": self.compression_ratio_threshold,
+                "condition_on_previous_text": self.condition_on_previous_text}
+
     def to_record(self) -> dict:
         record = asdict(self)
         record["temperatures"] = list(self.temperatures)
