@@ -14,6 +14,38 @@ from .asr.vad import VAD, SAMPLE_RATE, VadOptions, speech_regions
 from .errors import EvidenceError
 
 Progress = Callable[[float, float], None]  # (seconds done, seconds in all)
+Clip = tuple[float, float]
+
+# Audio handed to an engine at once. Both engines compute the log-mel spectrogram of all they are
+# given (about 2.5 GB of working memory per hour), so a long recording goes in pieces of at most
+# this much speech, cut between speech regions; a shorter recording goes whole.
+PIECE_S = 600.0
+PIECE_MARGIN_S = 1.0  # audio kept around a piece's clips, so the spectrogram's edges fall outside them
+
+
+def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[tuple[float, float, list[Clip]]]:
+    """(piece start, piece end, its clips relative to the start): the recording's clips in stretches
+    of at most ``limit`` seconds (plus margins); a single clip longer than that is cut at the limit."""
+    if duration <= limit:
+        return [(0.0, duration, list(clips))]
+    cut: list[Clip] = []
+    for start, end in clips:
+        while end - start > limit:
+            cut.append((start, start + limit))
+            start += limit
+        cut.append((start, end))
+    groups: list[list[Clip]] = []
+    for clip in cut:
+        if groups and clip[1] - groups[-1][0][0] <= limit:
+            groups[-1].append(clip)
+        else:
+            groups.append([clip])
+    found = []
+    for group in groups:
+        start = np.floor(max(0.0, group[0][0] - PIECE_MARGIN_S) * 100) / 100  # on the 10 ms frame grid
+        end = min(duration, group[-1][1] + PIECE_MARGIN_S)
+        found.append((float(start), end, [(a - start, b - start) for a, b in group]))
+    return found
 
 
 def speech_sample(samples: np.ndarray, regions: list[tuple[float, float]], limit_s: float = 30.0) -> np.ndarray:
@@ -48,7 +80,7 @@ def translate(engine, samples: np.ndarray, segment: Segment, language: str, deco
 
 def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
                english: bool = False, speech_only: bool = True, decoding: Decoding = DECODING,
-               vad: VadOptions = VAD, progress: Progress | None = None) -> Transcript:
+               vad: VadOptions = VAD, progress: Progress | None = None, piece_s: float = PIECE_S) -> Transcript:
     """Transcribe 16 kHz mono samples; with ``english``, add an English translation per segment."""
     duration = len(samples) / SAMPLE_RATE
     speech = speech_regions(vad_model, samples, vad)
@@ -57,12 +89,15 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
         raise EvidenceError("--translate needs a multilingual model (not an English-only one)")
     clips = speech if speech_only else [(0.0, duration)]
     segments = []
-    for segment in engine.transcribe(samples, guess.code, "transcribe", clips, decoding) if clips else ():
-        segment.id = len(segments)
-        segment.suspect_reasons = suspect.reasons(segment, speech)
-        segments.append(segment)
-        if progress:
-            progress(min(segment.end, duration), duration)
+    for start, end, piece_clips in pieces(clips, duration, piece_s) if clips else ():
+        piece = samples[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+        for segment in engine.transcribe(piece, guess.code, "transcribe", piece_clips, decoding):
+            segment = segment.shifted(start) if start else segment
+            segment.id = len(segments)
+            segment.suspect_reasons = suspect.reasons(segment, speech)
+            segments.append(segment)
+            if progress:
+                progress(min(segment.end, duration), duration)
     if english:
         for segment in segments:
             segment.translation = translate(engine, samples, segment, guess.code, decoding)

@@ -17,7 +17,7 @@ from evidence_audio.asr.suspect import reasons, repetition_loop
 from evidence_audio.asr.transcript import Segment, Word
 from evidence_audio.errors import EvidenceError, ModelError
 from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import load_models, transcribe
+from evidence_audio.transcribe import load_models, pieces, transcribe
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -76,6 +76,32 @@ def test_decoding_is_deterministic(faster, jfk_samples, jfk_faster):
     engine, vad, used = faster
     again = transcribe(engine, used[0].name, vad, jfk_samples)
     assert again.to_record() == jfk_faster.to_record()
+
+
+def test_long_recordings_go_in_pieces_with_the_same_result(faster, jfk_samples):
+    """Two JFK takes 5 s apart, transcribed in two pieces (as a long recording is, to bound memory),
+    give exactly what one piece gives: the same words at the same times."""
+    import numpy as np
+
+    engine, vad, used = faster
+    twice = np.concatenate([jfk_samples, np.zeros(5 * 16000, np.float32), jfk_samples])
+    whole = transcribe(engine, used[0].name, vad, twice).to_record()
+    in_pieces = transcribe(engine, used[0].name, vad, twice, piece_s=12.0).to_record()
+    assert len(pieces([(r["start"], r["end"]) for r in whole["speech_regions"]], len(twice) / 16000, 12.0)) == 2
+    assert in_pieces == whole
+    text = " ".join(words_of(" ".join(s["text"] for s in whole["segments"])))
+    assert text.count(QUOTE) == 2
+
+
+def test_pieces_group_clips_and_cut_only_overlong_ones():
+    clips = [(5.0, 20.0), (30.0, 70.0), (75.0, 80.0), (100.0, 250.0)]
+    assert pieces(clips, 300.0, limit=600.0) == [(0.0, 300.0, clips)]  # short recordings go whole
+    found = pieces(clips, 300.0, limit=60.0)
+    assert [(start, end) for start, end, _ in found] == [(4.0, 21.0), (29.0, 81.0), (99.0, 161.0), (159.0, 221.0),
+                                                         (219.0, 251.0)]
+    assert found[1][2] == [(1.0, 41.0), (46.0, 51.0)]
+    assert [(a + start, b + start) for start, _, group in found for a, b in group] == [
+        (5.0, 20.0), (30.0, 70.0), (75.0, 80.0), (100.0, 160.0), (160.0, 220.0), (220.0, 250.0)]
 
 
 def test_openai_engine_on_converted_weights_gives_the_same_words(jfk_samples, jfk_faster):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..report.canonical import score, seconds
 
@@ -32,6 +32,11 @@ class Segment:
     id: int = 0
     suspect_reasons: list[str] = field(default_factory=list)
     translation: str | None = None
+
+    def shifted(self, offset: float) -> Segment:
+        """The same segment with its times (and its words') moved by ``offset`` seconds."""
+        words = [replace(w, start=w.start + offset, end=w.end + offset) for w in self.words]
+        return replace(self, start=self.start + offset, end=self.end + offset, words=words)
 
     def to_record(self) -> dict:
         record = {
