@@ -64,6 +64,27 @@ def test_inserted_digital_silence_is_found(tmp_path, speech):
     assert not discontinuity.digital_zero_runs(original.samples, original.sample_rate)
 
 
+def test_long_recordings_are_examined_a_block_at_a_time_with_the_same_result(monkeypatch, speech, other_speech):
+    """Blocks (a minute by default; here under 2 s, so every edge is crossed) bound memory on long
+    recordings and change nothing: same candidates, same mains-hum trace."""
+    edited = np.concatenate([other_speech[: 6 * RATE], speech[10 * RATE:20 * RATE]])
+    edited[int(3.0 * RATE):int(4.3 * RATE)] = 0.0  # a zero run across block edges
+    edited[int(12 * RATE):] += 0.01  # a DC jump
+    t = np.arange(len(edited)) / RATE
+    edited = (edited + 10 ** (-45 / 20) * np.sin(2 * np.pi * 50.0 * t)).astype(np.float32)
+    edited[int(3.0 * RATE):int(4.3 * RATE)] = 0.0
+    native = np.stack([edited, 0.5 * edited], axis=1)
+    whole = discontinuity.examine(edited, native, RATE), enf.examine(edited, RATE).to_record()
+    monkeypatch.setattr(discontinuity, "BLOCK_S", 1.7)
+    monkeypatch.setattr(enf, "BLOCK_FRAMES", 3)
+    monkeypatch.setattr(enf, "DECIMATE_BLOCK_S", 1)
+    in_blocks = discontinuity.examine(edited, native, RATE), enf.examine(edited, RATE).to_record()
+    assert in_blocks == whole
+    runs = [c for c in whole[0]["candidates"] if c["kind"] == "digital_zero_run"]
+    assert [(r["time"], r["end"]) for r in runs] == [(3.0, 4.3)]
+    assert whole[1]["detected"] and {c["kind"] for c in whole[0]["candidates"]} >= {"dc_jump", "digital_zero_run"}
+
+
 def test_synthetic_50_hz_hum_is_traced(speech):
     t = np.arange(len(speech)) / RATE
     wander = 50.0 + 0.03 * np.sin(2 * np.pi * t / 10.0)  # the grid drifting by +-30 mHz

@@ -3,6 +3,8 @@ abrupt waveform steps (phase jumps), and silence made of digital zeros."""
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import librosa
 from scipy.ndimage import maximum_filter1d, median_filter, percentile_filter, uniform_filter1d
@@ -35,6 +37,7 @@ STEP_RATIO = 30.0  # a sample step this many times the local typical step
 STEP_MIN = 0.02
 ZERO_RUN_S = 0.02
 MIN_SEPARATION_S = 0.5
+BLOCK_S = 60.0  # long recordings are examined a minute at a time, so memory does not grow with length
 
 THRESHOLDS = {
     "noise_floor_jump_db": FLOOR_JUMP_DB, "background_spectrum_jump_db": SPECTRUM_JUMP_DB,
@@ -44,15 +47,32 @@ THRESHOLDS = {
 }
 
 
+def _local_peaks(strength: np.ndarray, threshold: float, separation: int) -> np.ndarray:
+    """Indices of local maxima (within ``separation`` either side) at or above threshold."""
+    local = maximum_filter1d(strength, 2 * separation + 1, mode="nearest")
+    return np.flatnonzero((strength >= threshold) & (strength == local))
+
+
+def _separated(found: np.ndarray, strength: np.ndarray, separation: int) -> list[int]:
+    """The strongest of ``found`` first, each kept only if at least ``separation`` from those kept."""
+    kept: list[int] = []
+    for i in sorted(found.tolist(), key=lambda j: (-strength[j], j)):
+        at = bisect.bisect_left(kept, i)
+        if (at == 0 or i - kept[at - 1] >= separation) and (at == len(kept) or kept[at] - i >= separation):
+            kept.insert(at, i)
+    return kept
+
+
 def _peaks(strength: np.ndarray, threshold: float, separation: int) -> list[int]:
     """Indices of local maxima at or above threshold, at least separation apart (strongest first)."""
-    local = maximum_filter1d(strength, 2 * separation + 1, mode="nearest")
-    found = np.flatnonzero((strength >= threshold) & (strength == local))
-    kept: list[int] = []
-    for i in sorted(found, key=lambda j: (-strength[j], j)):
-        if all(abs(i - k) >= separation for k in kept):
-            kept.append(int(i))
-    return sorted(kept)
+    return _separated(_local_peaks(strength, threshold, separation), strength, separation)
+
+
+def _blocks(length: int, block: int, margin: int):
+    """(start, end, start with margin, end with margin) of consecutive blocks covering ``length``."""
+    for start in range(0, length, block):
+        end = min(start + block, length)
+        yield start, end, max(0, start - margin), min(length, end + margin)
 
 
 def _side_quantile(values: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
@@ -64,10 +84,25 @@ def _side_quantile(values: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray
     return before, after
 
 
+def band_power(samples: np.ndarray) -> np.ndarray:
+    """16-band mel power of centred 20 ms frames every 10 ms (librosa's centred STFT, zero-padded),
+    computed a block at a time: (frames, 16)."""
+    frames = 1 + len(samples) // HOP
+    per_block = int(BLOCK_S * ANALYSIS_RATE) // HOP
+    pieces = []
+    for first in range(0, frames, per_block):
+        count = min(per_block, frames - first)
+        begin, end = first * HOP - FRAME // 2, (first + count - 1) * HOP + FRAME // 2
+        piece = samples[max(begin, 0):min(end, len(samples))]
+        piece = np.pad(piece, (max(0, -begin), max(0, end - len(samples))))
+        pieces.append(librosa.feature.melspectrogram(y=piece, sr=ANALYSIS_RATE, n_fft=FRAME, hop_length=HOP,
+                                                     n_mels=16, fmin=60.0, fmax=7600.0, center=False).T)
+    return np.concatenate(pieces)
+
+
 def background_jumps(samples: np.ndarray) -> list[dict]:
     """Points where the background (quietest frames) changes level or spectral shape."""
-    mel = librosa.feature.melspectrogram(y=samples, sr=ANALYSIS_RATE, n_fft=FRAME, hop_length=HOP, n_mels=16,
-                                         fmin=60.0, fmax=7600.0, center=True).T
+    mel = band_power(samples)
     bands_db = 10.0 * np.log10(mel + 1e-12)
     level_db = 10.0 * np.log10(mel.sum(axis=1) + 1e-12)
     valid = np.zeros(len(level_db), dtype=bool)
@@ -99,9 +134,12 @@ def dc_jumps(native: np.ndarray, rate: int) -> list[dict]:
     """Points where the DC offset (mean of a second of samples) shifts, per channel."""
     candidates = []
     block = max(rate // 100, 1)
+    whole = len(native) // block * block
+    step = block * int(BLOCK_S * 100)
     for channel in range(native.shape[1]):
-        x = native[: len(native) // block * block, channel].astype(np.float64)
-        means = x.reshape(-1, block).mean(axis=1)
+        means = np.concatenate([
+            native[start:min(start + step, whole), channel].astype(np.float64).reshape(-1, block).mean(axis=1)
+            for start in range(0, whole, step)] or [np.zeros(0)])
         side = 100
         if len(means) < 2 * side:
             continue
@@ -119,27 +157,55 @@ def dc_jumps(native: np.ndarray, rate: int) -> list[dict]:
 
 def waveform_steps(samples: np.ndarray) -> list[dict]:
     """Single-sample steps far larger than the local signal's steps (phase/waveform jumps)."""
-    d2 = np.abs(np.diff(samples.astype(np.float64), n=2))
-    if len(d2) < 400:
+    if len(samples) < 402:
         return []
-    typical = median_filter(d2, size=161, mode="nearest") + 1e-6
-    ratio = d2 / typical
-    strength = np.where(d2 >= STEP_MIN, ratio, 0.0)
+    separation = int(MIN_SEPARATION_S * ANALYSIS_RATE)
+    found, strengths, ratios, steps = [], {}, {}, {}
+    # d2[i] = |x[i] - 2 x[i+1] + x[i+2]|; a block's margin covers the median and the peak window
+    for start, end, low, high in _blocks(len(samples) - 2, int(BLOCK_S * ANALYSIS_RATE), separation + 81):
+        d2 = np.abs(np.diff(samples[low:high + 2].astype(np.float64), n=2))
+        typical = median_filter(d2, size=161, mode="nearest") + 1e-6
+        ratio = d2 / typical
+        strength = np.where(d2 >= STEP_MIN, ratio, 0.0)
+        for i in _local_peaks(strength, STEP_RATIO, separation):
+            at = low + int(i)
+            if start <= at < end:
+                found.append(at)
+                strengths[at], ratios[at], steps[at] = strength[i], ratio[i], d2[i]
     candidates = []
-    for i in _peaks(strength, STEP_RATIO, int(MIN_SEPARATION_S * ANALYSIS_RATE)):
+    for i in _separated(np.array(found, dtype=np.int64), strengths, separation):
         candidates.append({"time": seconds((i + 1) / ANALYSIS_RATE), "kind": "waveform_step",
-                           "strength": score(ratio[i]), "unit": "times the local typical step",
-                           "detail": f"a jump of {d2[i]:.3f} full scale between neighbouring samples"})
+                           "strength": score(ratios[i]), "unit": "times the local typical step",
+                           "detail": f"a jump of {steps[i]:.3f} full scale between neighbouring samples"})
     return candidates
+
+
+def _zero_runs(native: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) sample indices of every run where all channels are exactly zero, a block at a time."""
+    runs: list[tuple[int, int]] = []
+    open_at = None  # start of a run still going at the end of the previous block
+    for start, end, _, _ in _blocks(len(native), int(BLOCK_S * ANALYSIS_RATE), 0):
+        silent = np.all(native[start:end] == 0.0, axis=1).astype(np.int8)
+        edges = np.flatnonzero(np.diff(silent, prepend=np.int8(0), append=np.int8(0)))
+        pairs = [(start + int(a), start + int(b)) for a, b in zip(edges[0::2], edges[1::2])]
+        if open_at is not None:
+            if pairs and pairs[0][0] == start:
+                pairs[0] = (open_at, pairs[0][1])
+            else:
+                runs.append((open_at, start))
+            open_at = None
+        if pairs and pairs[-1][1] == end:
+            open_at = pairs.pop()[0]
+        runs += pairs
+    if open_at is not None:
+        runs.append((open_at, len(native)))
+    return runs
 
 
 def digital_zero_runs(native: np.ndarray, rate: int) -> list[dict]:
     """Runs where every channel is exactly zero for at least ZERO_RUN_S."""
-    silent = np.all(native == 0.0, axis=1).astype(np.int8)
-    edges = np.diff(np.concatenate([[0], silent, [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     runs = []
-    for a, b in zip(starts, ends):
+    for a, b in _zero_runs(native):
         if (b - a) / rate >= ZERO_RUN_S:
             where = ("throughout" if a == 0 and b == len(native) else "at the start" if a == 0
                      else "at the end" if b == len(native) else "inside the recording")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from math import gcd
+
 import numpy as np
 from scipy.signal import resample_poly, stft
 
@@ -34,6 +36,9 @@ SEARCH_HZ = 1.0  # the trace is searched within +-1 Hz of the nominal frequency 
 NOISE_HZ = (2.0, 6.0)  # the reference noise lies 2-6 Hz either side
 DETECTED_DB = 6.0
 STEADY_HZ = 0.1  # a real grid trace stays within about +-0.1 Hz over minutes; noise peaks wander
+TOP_HZ = 3 * 60 + NOISE_HZ[1] + 1  # nothing above the third harmonic of 60 Hz and its noise band is kept
+BLOCK_FRAMES = 100  # frames transformed at once (about 80 MB), so memory does not grow with length
+DECIMATE_BLOCK_S = 60  # seconds resampled at once
 
 
 @dataclass
@@ -71,14 +76,40 @@ class ENF:
         }
 
 
+def _decimated(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """The signal at RATE, resampled a block at a time (each block with margins wider than the
+    filter, cut on the output grid, so the result is that of one pass over the whole signal)."""
+    up, down = RATE // gcd(RATE, sample_rate), sample_rate // gcd(RATE, sample_rate)
+    step, margin = down * RATE * DECIMATE_BLOCK_S, down * 64  # 64 output samples of margin each side
+    if len(samples) <= step + 2 * margin or up != 1:
+        return resample_poly(samples.astype(np.float64), up, down)
+    pieces = []
+    for start in range(0, len(samples), step):
+        low, high = max(0, start - margin), min(len(samples), start + step + margin)
+        y = resample_poly(samples[low:high].astype(np.float64), up, down)
+        skip = (start - low) // down
+        pieces.append(y[skip:skip + -(-(min(start + step, len(samples)) - start) // down)])
+    return np.concatenate(pieces)
+
+
 def _spectrogram(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    x = resample_poly(samples.astype(np.float64), RATE, sample_rate)
-    window = int(WINDOW_S * RATE)
+    """Power (bins up to TOP_HZ, frames) of 4 s windows every second, BLOCK_FRAMES frames at a time."""
+    x = _decimated(samples, sample_rate)
+    window, hop = int(WINDOW_S * RATE), int(HOP_S * RATE)
     if len(x) < window:
         x = np.pad(x, (0, window - len(x)))
-    freqs, times, z = stft(x, fs=RATE, window="hann", nperseg=window, noverlap=window - int(HOP_S * RATE),
-                           nfft=NFFT, boundary=None, padded=False)
-    return freqs, times, np.abs(z) ** 2
+    frames = 1 + (len(x) - window) // hop
+    freqs = np.fft.rfftfreq(NFFT, 1 / RATE)
+    kept = int(np.searchsorted(freqs, TOP_HZ, side="right"))
+    power = np.empty((kept, frames), dtype=np.float64)
+    for first in range(0, frames, BLOCK_FRAMES):
+        count = min(BLOCK_FRAMES, frames - first)
+        piece = x[first * hop:(first + count - 1) * hop + window]
+        _, _, z = stft(piece, fs=RATE, window="hann", nperseg=window, noverlap=window - hop, nfft=NFFT,
+                       boundary=None, padded=False)
+        power[:, first:first + count] = np.abs(z[:kept]) ** 2
+    times = (np.arange(frames) * hop + window / 2) / RATE
+    return freqs[:kept], times, power
 
 
 def _trace(freqs, times, power, centre: float):
