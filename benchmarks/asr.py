@@ -169,8 +169,8 @@ def record(args, summary: dict[str, dict]) -> None:
 
     command = f".venv/bin/python benchmarks/asr.py --sets {args.sets} --noises {args.noises} --snrs {args.snrs} --record"
     conditions = (f"{args.engine} whisper-{args.model} {args.compute_type}, the product's transcription stage "
-                  f"(Silero VAD, language detected, beam 5, temperature 0, not conditioned on previous text); "
-                  f"{args.threads} CPU threads; Whisper's text normaliser")
+                  f"(Silero VAD, language detected, beam 5, seeded temperature fallback 0-1.0, not conditioned "
+                  f"on previous text); {args.threads} CPU threads; Whisper's text normaliser")
 
     def pooled(groups: list[str], metric: str) -> float:
         """Error rate over the pooled words (or characters) of several groups."""
@@ -178,17 +178,13 @@ def record(args, summary: dict[str, dict]) -> None:
         hyps = [h for g in groups for h in summary[g]["hyps"]]
         return round(error_rate(refs, hyps, metric), 4)
 
-    def speed_note(groups: list[str]) -> str:
-        audio, wall = (sum(summary[g][k] for g in groups) for k in ("audio", "wall"))
-        return f"{audio / wall:.1f}x real time on a 2-core CPU, file by file"
-
     if "asr_en_misc" in summary:
         record_measure(Measure(
             id="transcription/wer/asr_en_misc", task="English transcription", metrics=["WER"],
             values={"WER": pooled(["asr_en_misc"], "WER")}, items=len(summary["asr_en_misc"]["rows"]),
             dataset="short real English recordings with reference text (JFK inaugural excerpt, LibriSpeech "
                     "dev-clean utterance, others)",
-            conditions=conditions, benchmark=command, notes=speed_note(["asr_en_misc"])))
+            conditions=conditions, benchmark=command))
     multilingual = [g for g in summary if g.startswith("asr_multilingual/")]
     if multilingual:
         by_metric = {m: [g for g in multilingual if summary[g]["metric"] == m] for m in ("WER", "CER")}
@@ -199,8 +195,7 @@ def record(args, summary: dict[str, dict]) -> None:
             dataset="read speech in de, es, fr, it, ja, ko, pt, ru with reference text",
             conditions=conditions + "; WER pooled over de, es, fr, it, pt, ru; CER over ja, ko", benchmark=command,
             notes="per language: " + ", ".join(f"{g.split('/')[1]} {summary[g]['metric']} "
-                                               f"{100 * summary[g]['error']:.1f} %" for g in multilingual)
-                  + "; " + speed_note(multilingual)))
+                                               f"{100 * summary[g]['error']:.1f} %" for g in multilingual)))
     noizeus = [g for g in summary if g.startswith("noizeus/")]
     if noizeus:
         def label(group: str) -> str:
@@ -212,7 +207,8 @@ def record(args, summary: dict[str, dict]) -> None:
             metrics=[label(g) for g in noizeus], values={label(g): round(summary[g]["error"], 4) for g in noizeus},
             items=sum(len(summary[g]["rows"]) for g in noizeus),
             dataset="NOIZEUS: 30 IEEE sentences, clean and with 8 real noises at 0-15 dB SNR",
-            conditions=conditions, benchmark=command, notes=speed_note(noizeus)))
+            conditions=conditions, benchmark=command,
+            notes=f"{len(summary[noizeus[0]]['rows'])} sentences per condition"))
 
 
 def main() -> None:

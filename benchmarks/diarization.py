@@ -213,7 +213,8 @@ def record(report: dict) -> None:
     threshold = report["parameters"]["clustering"]["threshold"]
     conditions = (f"pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ embeddings, pyannote "
                   f"speaker-diarization-3.1 hyper-parameters (clustering threshold {threshold:.4f}, not tuned here); "
-                  f"overlapping speech scored; {report['threads']} CPU thread(s)")
+                  f"overlapping speech scored; torch on {report['threads']} CPU thread"
+                  + ("s" if report["threads"] > 1 else ""))
     metrics = ["DER", "DER, 0.25 s collar"]
 
     def values(scored: dict) -> dict:

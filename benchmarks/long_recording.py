@@ -1,0 +1,130 @@
+"""Whole analysis of a long recording: wall time and peak memory of every stage.
+
+The recording is real meeting speech (every ../shared/eval diar_pyannote_debug file and the
+pyannote sample, joined) repeated to the requested length and written as FLAC. The product's
+pipeline runs on it with the embedded defaults, then every report format is written; a thread
+samples the process's resident memory every 0.2 s and keeps the peak of each stage.
+
+    .venv/bin/python benchmarks/long_recording.py --minutes 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import psutil
+import soundfile
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evidence_audio import pipeline  # noqa: E402
+from evidence_audio.intake import decode_file  # noqa: E402
+
+EVAL = ROOT.parent / "shared" / "eval"
+RATE = 16000
+
+
+class MemoryWatch:
+    """Peak resident memory (MiB) of this process per named stage, sampled in a thread."""
+
+    def __init__(self, interval_s: float = 0.2):
+        self.process = psutil.Process()
+        self.interval_s = interval_s
+        self.stage = "start"
+        self.peaks: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self.process.memory_info().rss / 2**20
+            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), rss)
+            self._stop.wait(self.interval_s)
+
+    @contextmanager
+    def watching(self, stage: str):
+        previous, self.stage = self.stage, stage
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - begin
+            self.stage = previous
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def build_recording(minutes: float, folder: Path) -> Path:
+    """Real meeting speech repeated to ``minutes``, as a 16 kHz FLAC file."""
+    sources = sorted((EVAL / "diar_pyannote_debug").glob("*.wav")) + [EVAL / "diar_pyannote_sample" / "sample.wav"]
+    one_pass = np.concatenate([decode_file(p).samples for p in sources])
+    length = int(minutes * 60 * RATE)
+    samples = np.tile(one_pass, int(np.ceil(length / one_pass.size)))[:length]
+    path = folder / f"meetings-{minutes:g}min.flac"
+    soundfile.write(path, samples, RATE, subtype="PCM_16")
+    return path
+
+
+def timed_stages(watch: MemoryWatch) -> None:
+    """Wrap the pipeline's stage functions so each is timed and its memory peak kept apart."""
+    from evidence_audio import authenticity
+
+    def wrap(owner, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+
+        def stage_function(*args, **kwargs):
+            with watch.watching(stage):
+                return original(*args, **kwargs)
+
+        setattr(owner, name, stage_function)
+
+    wrap(pipeline, "take_in", "intake")
+    wrap(pipeline, "add_transcript", "transcript")
+    wrap(pipeline, "add_speakers", "speakers")
+    wrap(pipeline, "add_events", "events")
+    wrap(authenticity, "indicators", "authenticity")
+    wrap(pipeline, "confirm_unchanged", "input re-hashed")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="long-recording-") as folder:
+        path = build_recording(args.minutes, Path(folder))
+        with MemoryWatch() as watch:
+            timed_stages(watch)
+            with watch.watching("analysis"):
+                record, samples = pipeline.analyze_with_audio(path, pipeline.Settings())
+            with watch.watching("report files"):
+                pipeline.write_report(record, Path(folder) / "report", samples=samples)
+    audio_s = args.minutes * 60
+    print(json.dumps({
+        "minutes": args.minutes,
+        "speakers_found": len(record["analysis"]["speakers"]["labels"]),
+        "segments": len(record["analysis"]["transcript"]["segments"]),
+        "seconds": {stage: round(s, 1) for stage, s in watch.seconds.items()},
+        "real_time_factor": {stage: round(s / audio_s, 4) for stage, s in watch.seconds.items()},
+        "peak_rss_mib": {stage: round(rss) for stage, rss in watch.peaks.items()},
+        "cpu_threads": psutil.cpu_count(),
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
