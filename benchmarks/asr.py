@@ -196,7 +196,8 @@ def record(args, summary: dict[str, dict]) -> None:
             conditions=conditions + "; WER pooled over de, es, fr, it, pt, ru; CER over ja, ko", benchmark=command,
             notes="per language: " + ", ".join(f"{g.split('/')[1]} {summary[g]['metric']} "
                                                f"{100 * summary[g]['error']:.1f} %" for g in multilingual)))
-    noizeus = [g for g in summary if g.startswith("noizeus/")]
+    noizeus = sorted((g for g in summary if g.startswith("noizeus/")),  # clean first, then by falling SNR
+                     key=lambda g: (g != "noizeus/clean", -int(g.rsplit("_", 1)[-1][:-2]) if "dB" in g else 0, g))
     if noizeus:
         def label(group: str) -> str:
             name = group.split("/")[1]
