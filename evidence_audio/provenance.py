@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -37,6 +38,15 @@ def _package_versions() -> dict[str, str]:
     return found
 
 
+def _threads() -> dict[str, int | None]:
+    """CPU threads each numeric library ran with: float results can differ with the count."""
+    import torch
+
+    from .asr.faster import CPU_THREADS
+
+    return {"logical_cpus": os.cpu_count(), "torch": torch.get_num_threads(), "ctranslate2": CPU_THREADS}
+
+
 def _git_commit() -> str | None:
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
@@ -70,6 +80,7 @@ class Provenance:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "machine": platform.machine(),
+            "threads": _threads(),
             "packages": _package_versions(),
             "ffmpeg_libraries": {k: ".".join(map(str, v)) for k, v in sorted(av.library_versions.items())},
             "models": [m.to_record() for m in self.models],
