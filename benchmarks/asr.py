@@ -167,7 +167,8 @@ def record(args, summary: dict[str, dict]) -> None:
     """Write the measured error rates into the package's table (quoted in every report)."""
     from evidence_audio.error_rates import Measure, record_measure
 
-    command = f".venv/bin/python benchmarks/asr.py --sets {args.sets} --noises {args.noises} --snrs {args.snrs} --record"
+    command = (f".venv/bin/python benchmarks/asr.py --sets {args.sets} --noises {args.noises} --snrs {args.snrs} "
+               f"--limit {args.limit} --threads {args.threads} --record")
     conditions = (f"{args.engine} whisper-{args.model} {args.compute_type}, the product's transcription stage "
                   f"(Silero VAD, language detected, beam 5, seeded temperature fallback 0-1.0, not conditioned "
                   f"on previous text); {args.threads} CPU threads; Whisper's text normaliser")
@@ -196,20 +197,26 @@ def record(args, summary: dict[str, dict]) -> None:
             conditions=conditions + "; WER pooled over de, es, fr, it, pt, ru; CER over ja, ko", benchmark=command,
             notes="per language: " + ", ".join(f"{g.split('/')[1]} {summary[g]['metric']} "
                                                f"{100 * summary[g]['error']:.1f} %" for g in multilingual)))
-    noizeus = sorted((g for g in summary if g.startswith("noizeus/")),  # clean first, then by falling SNR
-                     key=lambda g: (g != "noizeus/clean", -int(g.rsplit("_", 1)[-1][:-2]) if "dB" in g else 0, g))
+    noizeus = [g for g in summary if g.startswith("noizeus/")]
     if noizeus:
-        def label(group: str) -> str:
-            name = group.split("/")[1]
-            return "WER, clean" if name == "clean" else "WER, " + name.replace("_", " ").replace("dB", " dB")
-
+        noisy = [g for g in noizeus if g.endswith("dB")]
+        noises = sorted({g.split("/")[1].rsplit("_", 1)[0] for g in noisy})
+        snrs = sorted({g.rsplit("_", 1)[1][:-2] for g in noisy}, key=int, reverse=True)
+        values = {"WER, clean": pooled(["noizeus/clean"], "WER")} if "noizeus/clean" in summary else {}
+        if "car" in noises:  # the noise of the recordings this tool is for
+            values |= {f"WER, car {snr} dB": pooled([f"noizeus/car_{snr}dB"], "WER") for snr in snrs}
+        if len(noises) > 1:
+            values |= {f"WER, {len(noises)} noises pooled, {snr} dB":
+                       pooled([f"noizeus/{n}_{snr}dB" for n in noises], "WER") for snr in snrs}
+        per_noise = "; ".join(f"{n} " + " / ".join(f"{100 * summary[f'noizeus/{n}_{snr}dB']['error']:.1f}"
+                                                    for snr in snrs) + " %" for n in noises)
         record_measure(Measure(
             id="transcription/wer/noisy_speech_noizeus", task="transcription in noise (car, street, babble...)",
-            metrics=[label(g) for g in noizeus], values={label(g): round(summary[g]["error"], 4) for g in noizeus},
-            items=sum(len(summary[g]["rows"]) for g in noizeus),
+            metrics=list(values), values=values, items=sum(len(summary[g]["rows"]) for g in noizeus),
             dataset="NOIZEUS: 30 IEEE sentences, clean and with 8 real noises at 0-15 dB SNR",
             conditions=conditions, benchmark=command,
-            notes=f"{len(summary[noizeus[0]]['rows'])} sentences per condition"))
+            notes=f"{len(summary[noizeus[0]]['rows'])} sentences per condition; WER at {' / '.join(snrs)} dB: "
+                  + per_noise))
 
 
 def main() -> None:
