@@ -318,6 +318,23 @@ def test_pdf_shows_markup_characters_and_backslashes_literally(full):
         assert value in text, value
 
 
+def test_many_events_are_counted_in_the_summary_and_all_listed(full):
+    """Hours of audio give hundreds of events: the summary counts them per category with the first
+    few times (naming them all once made a PDF table row taller than a page), the tables list all."""
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    sounds = [{"class": "scream" if i % 3 else "cry", "start": 30.0 * i, "end": 30.0 * i + 1.5, "score": 0.8,
+               "model": "test"} for i in range(480)]
+    many = seal(dict(body, analysis=dict(body["analysis"], events=dict(body["analysis"]["events"], sound_events=sounds,
+                                                                         transcript_cues=[]))))
+    summary = "cry: 160 (0:00.0, 1:30.0, 3:00.0, 4:30.0, 6:00.0, ...); scream: 320 (0:30.0, 1:00.0, 2:00.0, 2:30.0"
+    pdf_text = " ".join(" ".join(_pdf_pages(BY_NAME["pdf"].render(many, None))).split())
+    assert summary in pdf_text and "3:59:30.000" in pdf_text
+    page = BY_NAME["html"].render(many, None).decode("utf-8")
+    assert 'cry: 160 (<a href="#event-1">0:00.0</a>, <a href="#event-4">1:30.0</a>' in page
+    assert 'id="event-480"' in page and 'id="event-481"' not in page
+
+
 def test_every_report_field_is_documented():
     """docs/record.md names every property the record's JSON Schema allows."""
     schema = json.loads((REPO / "evidence_audio" / "report" / "schema.json").read_text(encoding="utf-8"))

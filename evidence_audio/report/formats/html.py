@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 
 from . import method, timeline
-from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, events, language_summary,
+from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
                    model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines)
 
 _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
@@ -18,6 +18,7 @@ _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).
 
 def render(record: dict, samples=None) -> bytes:
     lines = transcript_lines(record)
+    found = events(record)
     page = _ENVIRONMENT.get_template("report.html.j2").render(
         digest=digest(record),
         file_name=(record.get("evidence") or {}).get("file_name", "?"),
@@ -25,7 +26,8 @@ def render(record: dict, samples=None) -> bytes:
         language=language_summary(record),
         nothing={block: nothing(record, block) for block in ("transcript", "speakers", "events")},
         lanes=speaker_lanes(record),
-        events=events(record),
+        events=found,
+        event_summary=event_summary(found),
         lines=lines,
         authenticity=authenticity(record),
         has_translation=any(line.translation for line in lines),

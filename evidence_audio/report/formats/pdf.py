@@ -18,7 +18,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import XPos, YPos
 
 from . import method, timeline
-from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, events, language_summary,
+from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
                    model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines)
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -184,7 +184,10 @@ def render(record: dict, samples=None) -> bytes:
         ("Language", language_summary(record) or nothing(record, "transcript")),
         ("Speakers", "; ".join(lane.speaker + (f": {lane.talk_time_s:.1f} s" if lane.talk_time_s is not None else "")
                                for lane in lanes) or nothing(record, "speakers")),
-        ("Distress events", "; ".join(f"{e.category} at {short_clock(e.start)}" for e in found)
+        ("Distress events", "; ".join(f"{category}: {count} ("
+                                      + ", ".join(short_clock(e.start) for _, e in first)
+                                      + (", ..." if count > len(first) else "") + ")"
+                                      for category, count, first in event_summary(found))
                             or nothing(record, "events")),
         ("Transcript", f"{len(lines)} segments; {sum(l.suspect for l in lines)} marked suspect; "
                        f"{sum(len(l.low_confidence_words) for l in lines)} words below probability {LOW_CONFIDENCE}"),

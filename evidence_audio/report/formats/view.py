@@ -190,6 +190,18 @@ def events(record: dict) -> list[Event]:
     return sorted(found, key=lambda e: (e.start, e.end, e.kind, e.category))
 
 
+SUMMARY_TIMES = 5  # event times a report's summary names per category; its events table lists all
+
+
+def event_summary(found: list[Event]) -> list[tuple[str, int, list[tuple[int, Event]]]]:
+    """Per category, in order of first occurrence: how many events, and the first ``SUMMARY_TIMES``
+    with their 1-based positions in ``found`` (the events table), so a summary stays short."""
+    groups: dict[str, list[tuple[int, Event]]] = {}
+    for position, event in enumerate(found, 1):
+        groups.setdefault(event.category, []).append((position, event))
+    return [(category, len(items), items[:SUMMARY_TIMES]) for category, items in groups.items()]
+
+
 @dataclass(frozen=True)
 class Lane:
     """One speaker's turns, for the timeline."""
