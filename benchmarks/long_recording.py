@@ -112,11 +112,16 @@ def main() -> None:
             timed_stages(watch)
             with watch.watching("analysis"):
                 record, samples = pipeline.analyze_with_audio(path, pipeline.Settings())
-            with watch.watching("report files"):
-                pipeline.write_report(record, Path(folder) / "report", samples=samples)
+            try:  # the analysis figures are printed even when writing the reports fails
+                with watch.watching("report files"):
+                    pipeline.write_report(record, Path(folder) / "report", samples=samples)
+                report_error = None
+            except Exception as exc:
+                report_error = f"{type(exc).__name__}: {exc}"
     audio_s = args.minutes * 60
     print(json.dumps({
         "minutes": args.minutes,
+        "report_files_error": report_error,
         "speakers_found": len(record["analysis"]["speakers"]["labels"]),
         "segments": len(record["analysis"]["transcript"]["segments"]),
         "seconds": {stage: round(s, 1) for stage, s in watch.seconds.items()},
