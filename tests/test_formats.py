@@ -202,7 +202,7 @@ def test_pdf_text_fonts_and_marks(full, files):
     text = "\n".join(pages)
     for value in (*record["evidence"]["hashes"].values(), "İş 2026/17 Bakı", "Aysel Məmmədova",
                   "şəhər", "ağrıyır", "Не бейте его", "-- **помогите** <b>", "Don't beat the child!",
-                  "repetitive text (compression ratio 2.60)", "SPEAKER_1: 6.7 s", "scream at 0:02.0"):
+                  "repetitive text (compression ratio 2.60)", "SPEAKER_1: 6.7 s", "scream: 1 (0:02.0)"):
         assert value in text, value
     for number, page in enumerate(pages, start=1):
         assert record["integrity"]["digest"] in page and f"page {number} of {len(pages)}" in page
