@@ -122,8 +122,8 @@ def main() -> None:
     print(json.dumps({
         "minutes": args.minutes,
         "report_files_error": report_error,
-        "speakers_found": len(record["analysis"]["speakers"]["labels"]),
-        "segments": len(record["analysis"]["transcript"]["segments"]),
+        "speakers_found": len(record["analysis"].get("speakers", {}).get("labels", [])),
+        "segments": len(record["analysis"].get("transcript", {}).get("segments", [])),
         "seconds": {stage: round(s, 1) for stage, s in watch.seconds.items()},
         "real_time_factor": {stage: round(s / audio_s, 4) for stage, s in watch.seconds.items()},
         "peak_rss_mib": {stage: round(rss) for stage, rss in watch.peaks.items()},
