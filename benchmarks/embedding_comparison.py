@@ -116,14 +116,16 @@ def compare(embedding: str) -> dict:
     items = [load_item(SAMPLE, "sample")] + clips + [joined(clips)]
     files = [{"uri": i["uri"], "waveform": i["waveform"], "sample_rate": i["sample_rate"]} for i in items]
 
-    def diarize_all(threshold: float) -> dict:
+    def diarize_all(threshold: float, uris: list[str] | None = None) -> dict:
+        """Every file (or only ``uris``) diarized at ``threshold``."""
         pipeline.instantiate({"segmentation": dict(diarize.SEGMENTATION),
                               "clustering": {**diarize.CLUSTERING, "threshold": threshold}})
         hypotheses = {}
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r"std\(\): degrees of freedom")
             for f in files:
-                hypotheses[f["uri"]] = getattr(out := pipeline(f), "speaker_diarization", out)
+                if uris is None or f["uri"] in uris:
+                    hypotheses[f["uri"]] = getattr(out := pipeline(f), "speaker_diarization", out)
         return hypotheses
 
     begin = time.perf_counter()
@@ -132,7 +134,7 @@ def compare(embedding: str) -> dict:
     audio_s = sum(i["duration"] for i in items)
 
     train = [i for i in items if i["uri"] in debug_uris("train")]
-    sweep = {t: score(train, diarize_all(t)) for t in THRESHOLDS}
+    sweep = {t: score(train, diarize_all(t, debug_uris("train"))) for t in THRESHOLDS}
     best = min(THRESHOLDS, key=lambda t: sweep[t]["collar_0.0"]["pooled_der"])
 
     def report(hypotheses: dict) -> dict:
