@@ -6,11 +6,11 @@ cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 
 # System tools the tests use to make and check media (speech synthesis, audio measurement, PDF rendering).
-if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null; then
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v strace >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils strace >/dev/null
     else
-        echo "install.sh: please install espeak-ng, sox and poppler-utils (needed by the tests)" >&2
+        echo "install.sh: please install espeak-ng, sox, poppler-utils and strace (needed by the tests)" >&2
     fi
 fi
 

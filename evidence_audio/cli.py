@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -55,22 +54,6 @@ def one_line_errors(func):
     return wrapper
 
 
-@contextlib.contextmanager
-def transcription_progress(quiet: bool):
-    """A progress bar on stderr for transcription, or None when quiet or stderr is not a terminal."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
-    columns = (TextColumn("transcribing"), BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f} s"),
-               TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("transcribing", total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
-
-
 @click.group(epilog=EXIT_CODES)
 @click.version_option(__version__, prog_name="evidence-audio")
 def main() -> None:
@@ -113,6 +96,8 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
             engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
+    from .progress import for_stderr as progress_for_stderr
+    from .report.output import check_output_folder
 
     if min_speakers and max_speakers and min_speakers > max_speakers:
         raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
@@ -121,10 +106,11 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
                         diarization_pipeline=diarization_pipeline, events=detect_events,
                         authenticity=authenticity, engine=engine,
                         model=whisper_model, language=language, translate=translate, speech_only=not all_audio)
-    with transcription_progress(quiet) as progress:
+    out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
+    with progress_for_stderr(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)
-    out = write_report(record, output or default_output_dir(recording), overwrite=overwrite, samples=samples,
-                       formats=formats)
+        out = write_report(record, out_dir, overwrite=overwrite, samples=samples, formats=formats,
+                           progress=progress, inputs=[recording])
     click.echo(f"report: {out}")
     click.echo(f"integrity sha256: {record['integrity']['digest']}")
 
@@ -177,10 +163,11 @@ def events(recordings: tuple[Path, ...]) -> None:
 def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool, as_json: bool) -> None:
     """Find where CLIP comes from in ORIGINAL: offset, similarity, pieces, cut points, what differs."""
     from .compare import compare_files, summary
-    from .report.output import write_folder
+    from .report.output import check_output_folder, write_folder
 
+    out_dir = check_output_folder(output or Path.cwd() / f"{clip.name}.compare", [original, clip], overwrite)
     record, files = compare_files(original, clip)
-    out = write_folder(output or Path.cwd() / f"{clip.name}.compare", files, overwrite=overwrite)
+    out = write_folder(out_dir, files, overwrite=overwrite, inputs=[original, clip])
     click.echo(files["compare.json"].decode("utf-8") if as_json else "\n".join(summary(record["comparison"])))
     click.echo(f"written: {out}", err=as_json)
 
@@ -196,10 +183,11 @@ def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool
 def indicators(recording: Path, output: Path | None, overwrite: bool, mains: str | None, as_json: bool) -> None:
     """Authenticity indicators of RECORDING (metadata, discontinuities, mains hum), never verdicts."""
     from .authenticity import indicator_files, summary
-    from .report.output import write_folder
+    from .report.output import check_output_folder, write_folder
 
+    out_dir = check_output_folder(output or Path.cwd() / f"{recording.name}.indicators", [recording], overwrite)
     record, files = indicator_files(recording, int(mains) if mains else None)
-    out = write_folder(output or Path.cwd() / f"{recording.name}.indicators", files, overwrite=overwrite)
+    out = write_folder(out_dir, files, overwrite=overwrite, inputs=[recording])
     click.echo(files["indicators.json"].decode("utf-8") if as_json else "\n".join(summary(record["authenticity"])))
     click.echo(f"written: {out}", err=as_json)
 
@@ -226,12 +214,14 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
     from .intake import take_in
     from .redact import Operation, load_report, parse_ranges, redact as run, speaker_ranges, word_ranges
     from .report.canonical import render
-    from .report.output import write_folder
+    from .report.output import check_output_folder, write_folder
 
     if speaker and not report_path:
         raise click.UsageError("--speaker needs --report report.json")
     if bool(words_from) != bool(words):
         raise click.UsageError("--words-from and --words go together")
+    evidence = [recording, *(p for p in (report_path, words_from) if p)]
+    out_dir = check_output_folder(output or Path.cwd() / f"{recording.name}.redacted", evidence, overwrite)
     intake = take_in(recording)
     operations = [Operation(mode or "bleep", a, b, "range given") for a, b in parse_ranges(ranges or "")]
     if speaker:
@@ -241,8 +231,7 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
         operations += [Operation(mode or "bleep", a, b, f"word '{w}'")
                        for a, b, w in word_ranges(load_report(words_from, intake), words.split(","))]
     name, data, record = run(intake, operations, f".{suffix}" if suffix else None)
-    out = write_folder(output or Path.cwd() / f"{recording.name}.redacted",
-                       {name: data, "derivation.json": render(record)}, overwrite=overwrite)
+    out = write_folder(out_dir, {name: data, "derivation.json": render(record)}, overwrite=overwrite, inputs=evidence)
     click.echo(f"{len(record['operations'])} operation(s); written: {out / name}")
     click.echo(f"derivative sha256: {record['derivative']['sha256']}")
 

@@ -19,6 +19,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Callable
+
 import numpy as np
 
 import torch
@@ -138,13 +140,18 @@ def load(source: str | None = None) -> Diarizer:
     return build_from(source) if source else build_default()
 
 
-def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: SpeakerLimits) -> Diarization:
-    """Run the pipeline on a mono waveform held in memory."""
+def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: SpeakerLimits,
+            progress: Callable[..., None] | None = None) -> Diarization:
+    """Run the pipeline on a mono waveform held in memory.
+
+    ``progress(completed, total)`` is fed from pyannote's ``hook`` (its steps' completed/total counts).
+    """
     audio = {"waveform": torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None], "sample_rate": sample_rate}
     with torch.inference_mode(), warnings.catch_warnings():
         # pyannote probes the embedding model with ever shorter inputs; one-frame pooling warns
         warnings.filterwarnings("ignore", message=r"std\(\): degrees of freedom")
-        output = diarizer.pipeline(audio, **limits.to_kwargs())
+        hook = _progress_hook(progress) if progress else None
+        output = diarizer.pipeline(audio, hook=hook, **limits.to_kwargs())
     annotation = getattr(output, "speaker_diarization", output)
     return Diarization(
         annotation=relabel_by_first_speech(annotation),
@@ -154,11 +161,21 @@ def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: S
     )
 
 
-def speakers_stage(samples: np.ndarray, sample_rate: int, source: str | None,
-                   limits: SpeakerLimits) -> tuple[dict, list[ModelUse]]:
+def speakers_stage(samples: np.ndarray, sample_rate: int, source: str | None, limits: SpeakerLimits,
+                   progress: Callable[..., None] | None = None) -> tuple[dict, list[ModelUse]]:
     """The report's speakers block for a recording, and the models used to make it."""
     diarizer = load(source)
-    return speakers_block(diarize(samples, sample_rate, diarizer, limits)), diarizer.models
+    return speakers_block(diarize(samples, sample_rate, diarizer, limits, progress)), diarizer.models
+
+
+def _progress_hook(progress: Callable[..., None]) -> Callable[..., None]:
+    """A pyannote pipeline ``hook`` that passes each step's completed/total counts on to ``progress``."""
+
+    def hook(step_name, step_artifact, file=None, total=None, completed=None):
+        if total:
+            progress(completed or 0, total)
+
+    return hook
 
 
 def relabel_by_first_speech(annotation: Annotation) -> Annotation:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .report.canonical import seal
 from .report.formats import render_folder
 from .report.output import write_folder
 from .report.record import build_record, evidence_block
-from .transcribe import Progress
+from .progress import NoProgress, Progress
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ def analyze(path: str | Path, settings: Settings, progress: Progress | None = No
 def analyze_with_audio(path: str | Path, settings: Settings,
                        progress: Progress | None = None) -> tuple[dict, np.ndarray]:
     """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure)."""
-    intake = take_in(path)
+    progress = progress or NoProgress()
+    with progress.stage("decoding and hashing"):
+        intake = take_in(path)
     provenance = Provenance(
         input_path=str(Path(path).absolute()),
         observed=intake.observed,
@@ -58,22 +60,28 @@ def analyze_with_audio(path: str | Path, settings: Settings,
         examiner=settings.examiner,
     )
     analysis: dict = {}
-    add_transcript(analysis, intake.audio, settings, provenance, progress)
+    duration = len(intake.audio.samples) / intake.audio.sample_rate
+    with progress.stage("transcription", total=duration, unit="s") as update:
+        add_transcript(analysis, intake.audio, settings, provenance, update)
     if settings.diarize:
-        add_speakers(analysis, intake.audio, settings, provenance)
+        with progress.stage("speakers") as update:
+            add_speakers(analysis, intake.audio, settings, provenance, update)
     if settings.events:
-        add_events(analysis, intake.audio, provenance)
+        with progress.stage("distress events"):
+            add_events(analysis, intake.audio, provenance)
     if settings.authenticity:
         from .authenticity import indicators
 
-        analysis["authenticity"] = indicators(intake, native=False)
-    confirm_unchanged(intake)
+        with progress.stage("authenticity indicators"):
+            analysis["authenticity"] = indicators(intake, native=False)
+    with progress.stage("re-hashing the input"):
+        confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
     return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples
 
 
 def add_transcript(analysis: dict, audio, settings: Settings, provenance: Provenance,
-                   progress: Progress | None = None) -> None:
+                   progress: Callable[[float, float], None] | None = None) -> None:
     """Whisper transcript on the speech regions, with language, confidence and doubt marks."""
     from .transcribe import load_models, transcribe
 
@@ -84,13 +92,15 @@ def add_transcript(analysis: dict, audio, settings: Settings, provenance: Proven
     analysis["transcript"] = transcript.to_record()
 
 
-def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenance) -> None:
+def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenance,
+                 progress: Callable[..., None] | None = None) -> None:
     """Diarize, and give every transcript word (if there is a transcript) its speaker."""
     from .attribution import attribute_words
     from .diarize import SpeakerLimits, speakers_stage
 
     limits = SpeakerLimits(settings.num_speakers, settings.min_speakers, settings.max_speakers)
-    speakers, used = speakers_stage(audio.samples, audio.sample_rate, settings.diarization_pipeline, limits)
+    speakers, used = speakers_stage(audio.samples, audio.sample_rate, settings.diarization_pipeline, limits,
+                                   progress=progress)
     provenance.models.extend(used)
     analysis["speakers"] = speakers
     if "transcript" in analysis:
@@ -106,15 +116,27 @@ def add_events(analysis: dict, audio, provenance: Provenance) -> None:
     analysis["events"] = events_block(detector, audio.samples, analysis.get("transcript"))
 
 
-def render_outputs(record: dict, samples: np.ndarray | None = None,
-                   formats: Iterable[str] | None = None) -> dict[str, bytes]:
-    """Every file of the report folder, by name: the chosen formats (default all) and manifest.sha256."""
-    return render_folder(record, samples, formats)
+def render_outputs(record: dict, samples: np.ndarray | None = None, formats: Iterable[str] | None = None,
+                   progress: Callable[..., None] | None = None) -> dict[str, bytes]:
+    """Every file of the report folder, by name: the chosen formats (default all) and manifest.sha256.
+
+    ``progress(files_done, files_in_all)`` is called after each file is rendered.
+    """
+    return render_folder(record, samples, formats, progress=progress)
 
 
 def write_report(record: dict, out_dir: str | Path, overwrite: bool = False, samples: np.ndarray | None = None,
-                 formats: Iterable[str] | None = None) -> Path:
-    return write_folder(Path(out_dir), render_outputs(record, samples, formats), overwrite=overwrite)
+                 formats: Iterable[str] | None = None, progress: Progress | None = None,
+                 inputs: Iterable[str | Path] = ()) -> Path:
+    """Render the report files and write them atomically into ``out_dir``; returns the folder's path.
+
+    Raises OutputError (exit 7) when the folder cannot be written, exists already without ``overwrite``,
+    is not a report folder this tool wrote, or is, contains or lies above one of ``inputs``.
+    """
+    progress = progress or NoProgress()
+    with progress.stage("writing report files", unit="files") as update:
+        files = render_outputs(record, samples, formats, progress=update)
+        return write_folder(Path(out_dir), files, overwrite=overwrite, inputs=inputs)
 
 
 def default_output_dir(path: str | Path) -> Path:

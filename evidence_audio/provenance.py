@@ -48,6 +48,11 @@ def _threads() -> dict[str, int | None]:
 
 
 def _git_commit() -> str | None:
+    """The checkout's commit (``-dirty`` when changed), read without writing anything in the checkout.
+
+    ``GIT_OPTIONAL_LOCKS=0`` stops git from refreshing (and so locking and rewriting) its index, as
+    ``git describe --dirty`` otherwise does in the install folder on every run.
+    """
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
@@ -55,6 +60,7 @@ def _git_commit() -> str | None:
         out = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=40"],
             capture_output=True, text=True, timeout=10, check=True,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
         )
     except (OSError, subprocess.SubprocessError):
         return None

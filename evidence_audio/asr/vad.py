@@ -25,9 +25,22 @@ VAD = VadOptions()
 
 
 def load_vad(onnx_path: str | Path):
-    """The silero-vad ONNX model, run on the CPU."""
-    from silero_vad.utils_vad import OnnxWrapper
+    """The silero-vad ONNX model, run on the CPU.
 
+    Importing ``silero_vad`` calls ``torch.set_num_threads(1)`` as a side effect, which would leave
+    diarization and events on one thread; torch's thread count is put back as it was. onnxruntime's
+    telemetry is switched off before the session is made.
+    """
+    import onnxruntime
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        from silero_vad import get_speech_timestamps  # noqa: F401 - imported here for its side effect
+        from silero_vad.utils_vad import OnnxWrapper
+    finally:
+        torch.set_num_threads(threads)
+    onnxruntime.disable_telemetry_events()
     return OnnxWrapper(str(onnx_path), force_onnx_cpu=True)
 
 

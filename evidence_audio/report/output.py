@@ -1,13 +1,121 @@
-"""Write a report folder atomically: all files appear together, or none do."""
+"""Write a report folder atomically: all files appear together, or none do, and never over evidence.
+
+Before anything is analysed or written, :func:`check_output_folder` refuses (OutputError, exit 7) an
+output folder that is an input file, contains one, is a symbolic link, cannot be created or written,
+or exists and is not a folder this tool wrote (``--overwrite`` replaces only those).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Iterable
 
 from ..errors import OutputError
+from .formats.manifest import MANIFEST_NAME
+
+# The sealed record of each kind of folder the tool writes, and the files written beside it.
+SIDE_RECORDS = {"compare.json": ("compare.png",), "indicators.json": ("enf.png",), "derivation.json": ()}
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    """True when ``path`` is ``folder`` or lies anywhere inside it (both already resolved)."""
+    return path == folder or folder in path.parents
+
+
+def _manifest_names(folder: Path) -> set[str] | None:
+    from .formats import manifest
+
+    try:
+        return set(manifest.parse((folder / MANIFEST_NAME).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def _sealed(path: Path) -> dict | None:
+    """The record in ``path`` if it is a JSON object whose integrity digest is intact, else None."""
+    from .canonical import INTEGRITY_KEY, integrity_digest
+
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    stated = (record.get(INTEGRITY_KEY) or {}).get("digest")
+    return record if stated and stated == integrity_digest(record) else None
+
+
+def written_by_this_tool(folder: Path) -> bool:
+    """Whether ``folder`` is an output folder this tool wrote, judged by its contents, not its name.
+
+    A report folder: ``manifest.sha256`` and ``report.json``, and nothing the manifest does not list.
+    A side-record folder (compare, indicators, redact): one sealed record with an intact integrity
+    digest and only the files written beside it.
+    """
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    try:
+        entries = {entry.name: entry for entry in os.scandir(folder)}
+    except OSError:
+        return False
+    if any(entry.is_symlink() or not entry.is_file(follow_symlinks=False) for entry in entries.values()):
+        return False
+    names = set(entries)
+    if {MANIFEST_NAME, "report.json"} <= names:
+        listed = _manifest_names(folder)
+        return listed is not None and names - {MANIFEST_NAME} <= listed
+    for record_name, companions in SIDE_RECORDS.items():
+        if record_name in names:
+            record = _sealed(folder / record_name)
+            if record is None:
+                return False
+            allowed = {record_name, *companions}
+            if record_name == "derivation.json":
+                allowed.add(str((record.get("derivative") or {}).get("file_name")))
+            return names <= allowed
+    return False
+
+
+def check_output_folder(out_dir: str | Path, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> Path:
+    """Refuse an output folder that could harm the evidence or cannot be written; returns its absolute path.
+
+    Raises OutputError (exit 7) when ``out_dir``:
+    - is, contains, or lies above any of ``inputs`` (the evidence files read by the command);
+    - is a symbolic link (dangling or not);
+    - exists and ``overwrite`` is false, or exists and is not a folder this tool wrote
+      (:func:`written_by_this_tool`), which ``--overwrite`` never replaces;
+    - would be created under a path that is not a folder, or under a folder that cannot be written.
+    Checked before an analysis starts, and again when the folder is written.
+    """
+    out_dir = Path(os.path.abspath(out_dir))
+    if out_dir.is_symlink():
+        raise OutputError(f"output folder is a symbolic link: {out_dir} (give the real folder)")
+    resolved = out_dir.resolve()
+    for source in inputs:
+        source = Path(os.path.abspath(source))
+        if _is_within(source.resolve(), resolved) or _is_within(source, out_dir):
+            raise OutputError(f"output folder {out_dir} is or contains the input {source}: refused, "
+                              "the evidence is never overwritten")
+    if os.path.lexists(out_dir):
+        if not overwrite:
+            raise OutputError(f"output folder exists already: {out_dir} (use --overwrite to replace it)")
+        if not written_by_this_tool(out_dir):
+            raise OutputError(f"refusing to overwrite {out_dir}: it is not a report folder written by "
+                              "evidence-audio (its manifest and record are missing or do not match)")
+    parent = out_dir.parent
+    while not parent.exists() and parent != parent.parent:
+        if os.path.lexists(parent):
+            raise OutputError(f"cannot write output folder {out_dir}: {parent} is a broken link")
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write output folder {out_dir}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write output folder {out_dir}: {parent} is not writable")
+    return out_dir
 
 
 def _fsync_dir(path: Path) -> None:
@@ -18,15 +126,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_folder(out_dir: Path, files: dict[str, bytes], overwrite: bool = False) -> Path:
+def write_folder(out_dir: Path, files: dict[str, bytes], overwrite: bool = False,
+                 inputs: Iterable[str | Path] = ()) -> Path:
     """Write files into a hidden sibling folder, then rename it into place in one step.
 
     A crash or Ctrl-C leaves at most a hidden ``.<name>.partial-*`` folder, never a report
-    folder that looks complete.
+    folder that looks complete. ``inputs`` are the evidence files the output must never touch;
+    the rules of :func:`check_output_folder` apply (OutputError, exit 7).
     """
-    out_dir = Path(out_dir).absolute()
-    if out_dir.exists() and not overwrite:
-        raise OutputError(f"output folder exists already: {out_dir} (use --overwrite to replace it)")
+    out_dir = check_output_folder(out_dir, inputs, overwrite)
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -51,12 +51,21 @@ def parse_names(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(ALWAYS + tuple(names)))
 
 
-def render_folder(record: dict, samples: np.ndarray | None = None,
-                  names: Iterable[str] | None = None) -> dict[str, bytes]:
-    """{file name: bytes} for the chosen formats (default all), plus manifest.sha256 over them."""
+def render_folder(record: dict, samples: np.ndarray | None = None, names: Iterable[str] | None = None,
+                  progress: Callable[..., None] | None = None) -> dict[str, bytes]:
+    """{file name: bytes} for the chosen formats (default all), plus manifest.sha256 over them.
+
+    ``progress(files_done, files_in_all)``, if given, is called after each file is rendered.
+    """
     wanted = set(ALWAYS) | set(names if names is not None else BY_NAME)
     present = (record.get("analysis") or {}).keys()
-    files = {f.file_name: f.render(record, samples) for f in FORMATS
-             if f.name in wanted and (f.needs is None or f.needs in present)}
+    chosen = [f for f in FORMATS if f.name in wanted and (f.needs is None or f.needs in present)]
+    files = {}
+    for done, f in enumerate(chosen, 1):
+        files[f.file_name] = f.render(record, samples)
+        if progress:
+            progress(done, len(chosen) + 1)
     files[manifest.MANIFEST_NAME] = manifest.render(files)
+    if progress:
+        progress(len(chosen) + 1, len(chosen) + 1)
     return files
