@@ -327,3 +327,24 @@ def confirm_unchanged(intake: Intake) -> None:
     again = hash_file(intake.path)
     if again.sha256 != intake.file.sha256 or again.size_bytes != intake.file.size_bytes:
         raise InputError(f"input changed during analysis: {intake.path}")
+
+
+def check_media(path: str | os.PathLike) -> None:
+    """Fail fast, before any analysis starts, unless ``path`` is a readable file with decodable audio.
+
+    Checks what :func:`take_in` would refuse (missing, unreadable, empty, not media, no audio
+    stream, not one audio frame decodable) by decoding up to the first audio frame; the whole
+    recording is decoded later by :func:`take_in`. Raises InputError (exit 3) or MediaError (exit 4).
+    """
+    path = Path(path)
+    check_input(path)
+    with open_read_only(path) as handle, _open_container(handle, path) as container:
+        if not container.streams.audio:
+            raise MediaError(f"no audio stream in {path}")
+        try:
+            for packet in container.demux(container.streams.audio[0]):
+                if any(True for _ in packet.decode()):
+                    return
+        except av.error.FFmpegError:
+            pass
+    raise MediaError(f"no audio could be decoded from {path}")

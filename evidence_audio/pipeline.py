@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .intake import confirm_unchanged, take_in
+from .intake import check_media, confirm_unchanged, take_in
 from .provenance import Provenance, utc_now
 from .report.canonical import seal
 from .report.formats import render_folder
@@ -50,6 +50,7 @@ def analyze_with_audio(path: str | Path, settings: Settings,
                        progress: Progress | None = None) -> tuple[dict, np.ndarray]:
     """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure)."""
     progress = progress or NoProgress()
+    check_media(path)  # a bad input fails here, in one line, before any stage is shown
     with progress.stage("decoding and hashing"):
         intake = take_in(path)
     provenance = Provenance(
