@@ -229,14 +229,71 @@ def test_srt_and_vtt_parse_with_speakers_and_times(full, files):
     record, _ = full
     segments = record["analysis"]["transcript"]["segments"]
     cues = list(srt.parse(files["transcript.srt"].decode("utf-8")))
-    assert [c.start.total_seconds() for c in cues] == [s["start"] for s in segments]
-    assert [c.end.total_seconds() for c in cues] == [s["end"] for s in segments]
-    assert cues[0].content.startswith("SPEAKER_1: " + AZERBAIJANI) and "Don't beat the child!" in cues[0].content
-    assert RUSSIAN in cues[1].content
+    # the first segment's last word is SPEAKER_2's: a cue of its own, from that word's time
+    last_word = segments[0]["words"][-1]
+    assert [(c.start.total_seconds(), c.end.total_seconds()) for c in cues] == [
+        (segments[0]["start"], segments[0]["words"][-2]["end"]), (last_word["start"], segments[0]["end"]),
+        (segments[1]["start"], segments[1]["end"])]
+    assert cues[0].content.startswith("SPEAKER_1: Uşağı döymə!") and "Don't beat the child!" in cues[0].content
+    assert cues[1].content.startswith("SPEAKER_2: ölür.")
+    assert RUSSIAN in " ".join(cues[2].content.split("\n")).replace("SPEAKER_2: ", "")
     vtt = webvtt.from_buffer(io.StringIO(files["transcript.vtt"].decode("utf-8")))
-    assert [(c.start, c.end) for c in vtt] == [("00:00:00.500", "00:00:04.100"), ("00:00:05.000", "00:00:08.100")]
-    assert vtt[0].voice == "SPEAKER_1" and vtt[1].voice == "SPEAKER_2"
-    assert RUSSIAN in html.unescape(vtt[1].text)  # WebVTT escapes < > & as HTML entities
+    assert [(c.start, c.end) for c in vtt] == [("00:00:00.500", "00:00:03.500"), ("00:00:03.500", "00:00:04.100"),
+                                               ("00:00:05.000", "00:00:08.100")]
+    assert [c.voice for c in vtt] == ["SPEAKER_1", "SPEAKER_2", "SPEAKER_2"]
+    assert RUSSIAN == " ".join(html.unescape(vtt[2].text).split("\n"))  # WebVTT escapes < > & as HTML entities
+
+
+def _subtitle_record(full, segments):
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    transcript = dict(body["analysis"]["transcript"], segments=segments)
+    return seal(dict(body, analysis=dict(body["analysis"], transcript=transcript)))
+
+
+def test_subtitles_are_wrapped_split_at_word_times_and_at_speaker_changes(full):
+    """Cues of at most 2 lines of 42 characters, as read back by the srt and webvtt-py parsers."""
+    long_text = ("Then the men in uniforms came into the yard and told everybody to lie down on the ground, "
+                 "and when my brother asked them why they hit him with the back of a rifle again and again "
+                 "while the children were screaming inside the house")
+    n = len(long_text.split())
+    speakers = ["SPEAKER_1"] * 20 + ["SPEAKER_2"] * (n - 20)
+    words = _words(long_text, 10.0, [0.9] * n, speakers)
+    segments = [
+        {"id": 0, "start": 10.0, "end": words[-1]["end"], "text": " " + long_text, "speaker": "SPEAKER_1",
+         "words": words, "suspect": False, "suspect_reasons": []},
+        {"id": 1, "start": 40.0, "end": 42.0, "text": " Stop it now.", "translation": "Stop it now!",
+         "speaker": "SPEAKER_1", "words": [], "suspect": False, "suspect_reasons": []},
+        {"id": 2, "start": 43.0, "end": 49.0, "text": " " + AZERBAIJANI + " " + AZERBAIJANI,
+         "translation": "Don't beat the child! It hurts a lot, the city is dying. Don't beat the child!",
+         "speaker": "SPEAKER_2", "words": [], "suspect": False, "suspect_reasons": []},
+    ]
+    record = _subtitle_record(full, segments)
+    srt_cues = list(srt.parse(BY_NAME["srt"].render(record).decode("utf-8")))
+    vtt_cues = list(webvtt.from_buffer(io.StringIO(BY_NAME["vtt"].render(record).decode("utf-8"))))
+    assert len(srt_cues) > 6 and len(vtt_cues) > 6  # the SRT speaker label takes room: cues may differ
+    for cue in srt_cues:
+        assert 1 <= len(cue.content.split("\n")) <= 2 and all(len(t) <= 42 for t in cue.content.split("\n")), cue
+    for cue in vtt_cues:
+        assert 1 <= len(cue.lines) <= 2 and all(len(t) <= 42 for t in cue.text.split("\n")), cue.raw_text
+    first = [c for c in srt_cues if c.start.total_seconds() < 40]
+    assert len(first) >= 4
+    spoken = " ".join(c.content.replace("\n", " ").split(": ", 1)[1] for c in first)
+    assert spoken == long_text  # nothing lost or added by the splitting
+    word_starts = {w["start"] for w in words} | {10.0}
+    word_ends = {w["end"] for w in words}
+    assert all(c.start.total_seconds() in word_starts and c.end.total_seconds() in word_ends for c in first)
+    assert all(a.end <= b.start for a, b in zip(srt_cues, srt_cues[1:]))
+    change = words[20]["start"]
+    assert [c.content.split(":")[0] for c in first] == ["SPEAKER_1" if c.start.total_seconds() < change else "SPEAKER_2"
+                                                      for c in first]
+    assert any(c.start.total_seconds() == change for c in first)  # a new cue where the speaker changes
+    stop = [c for c in srt_cues if c.start.total_seconds() == 40.0]
+    assert [c.content for c in stop] == ["SPEAKER_1: Stop it now."]  # the same translation is not repeated
+    translated = [c for c in vtt_cues if c.start_in_seconds >= 43]
+    assert all(len(c.lines) == 2 and c.lines[1].startswith("<lang en>") for c in translated)
+    assert " ".join(html.unescape(c.text).split("\n")[1] for c in translated) == segments[2]["translation"]
+    assert " ".join(c.text.split("\n")[0] for c in translated) == AZERBAIJANI + " " + AZERBAIJANI
 
 
 def test_txt_marks_low_confidence_words_and_suspect_segments(files):
