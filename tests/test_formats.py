@@ -409,3 +409,54 @@ def test_every_report_field_is_documented():
                 yield from properties(value)
 
     assert sorted(set(properties(schema)) - names) == []
+
+
+def _font_alphabet() -> list[str]:
+    """Characters every DejaVu face the PDF uses can draw: Latin, Greek, Cyrillic letters and digits
+    (left-to-right, no combining marks, one code point a glyph), plus the markup characters."""
+    import unicodedata
+
+    from fontTools.ttLib import TTFont
+
+    from evidence_audio.report.formats.pdf import FONT_DIR, FONTS
+
+    covered = set.intersection(*(set(TTFont(FONT_DIR / name).getBestCmap()) for name in FONTS.values()))
+    letters = [chr(c) for c in sorted(covered) if 0x30 <= c < 0x530 and unicodedata.category(chr(c))[0] in "LN"
+               and not unicodedata.combining(chr(c)) and unicodedata.normalize("NFKC", chr(c)) == chr(c)]
+    return letters + list("-_*~\\[](){}<>#`|!.,;:?'\"/@&%+=^$") * 4
+
+
+def test_pdf_never_alters_transcript_text(full, tmp_path):
+    """Property: random strings with markup characters, split into words of random confidence and
+    speaker, come out of pdftotext exactly as in the record (whitespace aside)."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils pdftotext not installed")
+    rng = np.random.default_rng(20261201)
+    alphabet = _font_alphabet()
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    fixed = ["по-магнитив", "a--b", "x---y", "__init__", "**bold**", "~~s~~", "[x](y)", "{nb}", "\\--", "a\\", "--"]
+    segments, texts = [], []
+    for number in range(40):
+        tokens = [fixed[number]] if number < len(fixed) else [
+            "".join(rng.choice(alphabet, size=int(rng.integers(1, 10)))) for _ in range(int(rng.integers(1, 9)))]
+        words, start = [], float(number)
+        for token in tokens:  # each token split into 1-3 recogniser pieces, as Whisper splits words
+            speaker = str(rng.choice(["SPEAKER_1", "SPEAKER_2"]))
+            cuts = sorted(set(rng.integers(1, len(token), size=int(rng.integers(0, 3))).tolist())) if len(token) > 1 else []
+            for i, piece in enumerate(token[a:b] for a, b in zip([0, *cuts], [*cuts, len(token)])):
+                words.append({"start": start, "end": start + 0.1, "text": (" " if i == 0 else "") + piece,
+                              "probability": float(rng.choice([0.2, 0.9])),
+                              "speaker": speaker, "overlap": False})
+                start += 0.1
+        text = " ".join(tokens)
+        texts.append(text)
+        segments.append({"id": number, "start": float(number), "end": start, "text": " " + text,
+                         "speaker": "SPEAKER_1", "words": words, "suspect": False, "suspect_reasons": []})
+    transcript = dict(body["analysis"]["transcript"], segments=segments)
+    (tmp_path / "r.pdf").write_bytes(BY_NAME["pdf"].render(seal(dict(body, analysis={"transcript": transcript})), None))
+    subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(tmp_path / "r.pdf"), str(tmp_path / "r.txt")], check=True)
+    extracted = " ".join((tmp_path / "r.txt").read_text(encoding="utf-8").split())
+    extracted = re.sub(r" ?\[SPEAKER_\d\] ?", " ", extracted)  # the speaker-change marks the PDF adds
+    for text in texts:
+        assert " ".join(text.split()) in extracted, text

@@ -27,16 +27,19 @@ FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Obli
 MONO = "DejaVuSansMono.ttf"
 SUSPECT_FILL = (253, 226, 226)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
-_MARKUP = re.compile(r"(\*\*|__|~~|--)")
+# The transcript table's styles are marked with control characters that never reach the page, so no
+# text (runs of - _ * ~, backslashes, "[x](y)", "{nb}") can be read as markup: it prints as in report.json.
+_BOLD, _ITALIC, _STRIKE, _UNDERLINE, _ESCAPE = "\x11\x11", "\x12\x12", "\x13\x13", "\x14\x14", "\x10"
+_CONTROLS = re.compile("[\x10-\x14]")
 
 
 def _escape(text: str) -> str:
-    """Text for a markdown-enabled cell, shown literally: backslashes doubled, markers escaped (fpdf2 rules)."""
-    return _MARKUP.sub(r"\\\1", text.replace("\\", "\\\\"))
+    """Text shown literally in a markup-enabled cell (the control characters of the markers dropped)."""
+    return _CONTROLS.sub("", text)
 
 
 def _styled(text: str, marker: str) -> str:
-    """Text between a pair of markdown markers, its leading space kept outside them."""
+    """Text between a pair of markers, its leading space kept outside them."""
     stripped = text.strip()
     if not stripped:
         return text
@@ -44,15 +47,28 @@ def _styled(text: str, marker: str) -> str:
 
 
 def _marked(line) -> str:
-    """Segment text with low-confidence words underlined and speaker changes in bold (fpdf2 markdown)."""
-    markers = {"low": "--", "speaker": "**"}
-    return "".join(_styled(piece, markers[kind]) if kind in markers else _escape(piece)
-                   for piece, kind in line.pieces()).strip()
+    """Segment text with low-confidence words underlined and speaker changes in bold; neighbouring
+    pieces of one kind are marked as one run, so markers never touch."""
+    markers = {"low": _UNDERLINE, "speaker": _BOLD}
+    runs: list[tuple[str, str]] = []
+    for piece, kind in line.pieces():
+        if runs and runs[-1][1] == kind:
+            runs[-1] = (runs[-1][0] + piece, kind)
+        else:
+            runs.append((piece, kind))
+    return "".join(_styled(piece, markers[kind]) if kind in markers else _escape(piece) for piece, kind in runs).strip()
 
 
 class _Report(FPDF):
+    MARKDOWN_BOLD_MARKER, MARKDOWN_ITALICS_MARKER = _BOLD, _ITALIC
+    MARKDOWN_STRIKETHROUGH_MARKER, MARKDOWN_UNDERLINE_MARKER = _STRIKE, _UNDERLINE
+    MARKDOWN_MARKERS = (_BOLD, _ITALIC, _STRIKE, _UNDERLINE)
+    MARKDOWN_ESCAPE_CHARACTER = _ESCAPE
+    MARKDOWN_LINK_REGEX = re.compile(r"(?!)")  # never: "[text](target)" in a transcript stays text
+
     def __init__(self, digest: str, file_name: str):
         super().__init__(format="A4", unit="mm")
+        self.alias_nb_pages("\x15\x15")  # the page count's placeholder, never in text ("{nb}" stays "{nb}")
         self.digest, self.file_name = digest, file_name
         for style, name in FONTS.items():
             self.add_font("DejaVu", style, FONT_DIR / name)
@@ -68,7 +84,7 @@ class _Report(FPDF):
         self.set_font("DejaVu", size=7)
         name = self.file_name if len(self.file_name) <= 90 else self.file_name[:89] + "…"
         self.cell(self.epw - 30, 4, name)
-        self.cell(30, 4, f"page {self.page_no()} of {{nb}}", align="R")
+        self.cell(30, 4, f"page {self.page_no()} of {self.str_alias_nb_pages}", align="R")
         self.set_text_color(0, 0, 0)
 
     def heading(self, text: str, need: float = 30) -> None:
@@ -133,9 +149,9 @@ def _transcript(pdf: _Report, record: dict) -> None:
             row.cell(_escape(line.speaker or ""), style=style)
             text = _marked(line)
             if line.translation:
-                text += "\n" + _styled(line.translation.strip(), "__")
+                text += "\n" + _styled(line.translation.strip(), _ITALIC)
             if line.suspect:
-                text += f"\n**suspect:** {_escape('; '.join(line.suspect_reasons))}"
+                text += f"\n{_BOLD}suspect:{_BOLD} {_escape('; '.join(line.suspect_reasons))}"
             row.cell(text, style=style)
 
 
