@@ -246,7 +246,7 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
                        for a, b, w in word_ranges(load_report(words_from, intake), words.split(","))]
     name, data, record = run(intake, operations, f".{suffix}" if suffix else None)
     out = write_folder(out_dir, {name: data, "derivation.json": render(record)}, overwrite=overwrite, inputs=evidence)
-    click.echo(f"{len(record['operations'])} operation(s); written: {out / name}")
+    click.echo(f"{len(record['operations'])} operation{'' if len(record['operations']) == 1 else 's'}; written: {out / name}")
     click.echo(f"derivative sha256: {record['derivative']['sha256']}")
 
 

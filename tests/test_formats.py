@@ -460,3 +460,61 @@ def test_pdf_never_alters_transcript_text(full, tmp_path):
     extracted = re.sub(r" ?\[SPEAKER_\d\] ?", " ", extracted)  # the speaker-change marks the PDF adds
     for text in texts:
         assert " ".join(text.split()) in extracted, text
+
+
+def test_pdf_headings_stay_with_their_tables_and_every_footer_has_the_case(full):
+    """Whatever the transcript's length, a heading is on the page where its table (or text) begins, the
+    case reference is in every footer, and the examiner's statement block ends the report."""
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    template = body["analysis"]["transcript"]["segments"][1]
+    first_rate = error_rates.load()[0].task
+    for extra in range(16, 26):  # rows of about 10 mm move the later headings over a page foot (21, 22 stranded one)
+        segments = [dict(template, id=i, start=10.0 + i, end=10.5 + i, text=" Line number %d of the test." % i,
+                         suspect=False, suspect_reasons=[]) for i in range(extra)]
+        transcript = dict(body["analysis"]["transcript"], segments=body["analysis"]["transcript"]["segments"] + segments)
+        sealed = seal(dict(body, analysis=dict(body["analysis"], transcript=transcript)))
+        reader = pypdf.PdfReader(io.BytesIO(BY_NAME["pdf"].render(sealed, None)))
+        pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+        follows = {"Transcript": "00:00:00.500", "Events": "00:00:02.000", "Authenticity indicators": "Indicator",
+                   "Measured error rates of this tool": first_rate, "Examiner's statement": "Signature",
+                   "Limitations": "The transcript is made by a speech recogniser"}
+        for entry in reader.outline:
+            if entry.title in follows:
+                page = pages[reader.get_destination_page_number(entry)]
+                after = page[page.index(entry.title) + len(entry.title):]
+                assert follows[entry.title] in after, (extra, entry.title, after[:200])
+        assert all("case İş 2026/17 Bakı" in page for page in pages)
+        assert pages[-1].split("Examiner's statement")[-1].split("record integrity")[0].strip().endswith("Signature")
+        assert "Aysel Məmmədova" in pages[-1].split("Examiner's statement")[-1]
+
+
+def test_report_wording_counts_limits_and_sample_sizes(full):
+    """'1 segment' not '1 segments'; blows listed as not detected when the model cannot; every error-rate
+    figure in the HTML and PDF with the number of clips, words or minutes it rests on."""
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    one = dict(body["analysis"]["transcript"], segments=body["analysis"]["transcript"]["segments"][1:])
+    events = dict(body["analysis"]["events"], not_detected=["impact"], sound_events=[])
+    sealed = seal(dict(body, analysis=dict(body["analysis"], transcript=one, events=events)))
+    pdf_text = " ".join(" ".join(_pdf_pages(BY_NAME["pdf"].render(sealed, None))).split())
+    page = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", BY_NAME["html"].render(sealed, None).decode())).split())
+    for text in (pdf_text, page):
+        assert "1 segment; 1 marked suspect; 0 words below probability" in text
+        assert "Detected screams, shouting and crying are candidates" in text
+        assert "This version does not detect blows (impact sounds) at all." in text
+        assert "WER: 0.0 % (4 clips, 65 words, 0.5 min)" in text
+        assert not re.search(r"\b1 (segments|items|words)\b", text)
+    for measure in error_rates.load():
+        for name in measure.values or {}:
+            assert re.search(rf"{re.escape(name)}: [\d.]+ % \(\d+ (clips|recordings?|sentences|reference events)", measure.summary())
+
+
+def test_enf_figure_without_hum_says_so_in_words():
+    from evidence_audio.authenticity import enf
+
+    silence_with_noise = np.random.default_rng(0).normal(0, 0.01, 16000 * 20).astype(np.float32)
+    block = enf.examine(silence_with_noise, 16000).to_record()
+    assert not block["detected"]
+    title = enf.figure(block).axes[0].get_title()
+    assert title.startswith("No mains hum found") and "{" not in title and "below the" in title
