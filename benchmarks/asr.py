@@ -179,10 +179,18 @@ def record(args, summary: dict[str, dict]) -> None:
         hyps = [h for g in groups for h in summary[g]["hyps"]]
         return round(error_rate(refs, hyps, metric), 4)
 
+    def sample(groups: list[str], metric: str, noun: str = "clips") -> str:
+        """The sample size behind a pooled figure: clips, reference words (characters for CER), minutes."""
+        refs = [r for g in groups for r in summary[g]["refs"]]
+        size = sum(len(r.replace(" ", "")) if metric == "CER" else len(r.split()) for r in refs)
+        return (f"{sum(len(summary[g]['rows']) for g in groups)} {noun}, {size} "
+                f"{'characters' if metric == 'CER' else 'words'}, {sum(summary[g]['audio'] for g in groups) / 60:.1f} min")
+
     if "asr_en_misc" in summary:
         record_measure(Measure(
             id="transcription/wer/asr_en_misc", task="English transcription", metrics=["WER"],
             values={"WER": pooled(["asr_en_misc"], "WER")}, items=len(summary["asr_en_misc"]["rows"]),
+            unit="clips", samples={"WER": sample(["asr_en_misc"], "WER")},
             dataset="short real English recordings with reference text (JFK inaugural excerpt, LibriSpeech "
                     "dev-clean utterance, others)",
             conditions=conditions, benchmark=command))
@@ -192,30 +200,35 @@ def record(args, summary: dict[str, dict]) -> None:
         record_measure(Measure(
             id="transcription/wer/asr_multilingual", task="non-English transcription", metrics=["WER", "CER"],
             values={m: pooled(groups, m) for m, groups in by_metric.items() if groups},
-            items=sum(len(summary[g]["rows"]) for g in multilingual),
+            items=sum(len(summary[g]["rows"]) for g in multilingual), unit="clips",
+            samples={m: sample(groups, m) for m, groups in by_metric.items() if groups},
             dataset="read speech in de, es, fr, it, ja, ko, pt, ru with reference text",
             conditions=conditions + "; WER pooled over de, es, fr, it, pt, ru; CER over ja, ko", benchmark=command,
             notes="per language: " + ", ".join(f"{g.split('/')[1]} {summary[g]['metric']} "
-                                               f"{100 * summary[g]['error']:.1f} %" for g in multilingual)))
+                                               f"{100 * summary[g]['error']:.1f} % ("
+                                               + ", ".join(sample([g], summary[g]["metric"]).split(", ")[:2]) + ")"
+                                               for g in multilingual)))
     noizeus = [g for g in summary if g.startswith("noizeus/")]
     if noizeus:
         noisy = [g for g in noizeus if g.endswith("dB")]
         noises = sorted({g.split("/")[1].rsplit("_", 1)[0] for g in noisy})
         snrs = sorted({g.rsplit("_", 1)[1][:-2] for g in noisy}, key=int, reverse=True)
-        values = {"WER, clean": pooled(["noizeus/clean"], "WER")} if "noizeus/clean" in summary else {}
+        measured = {"WER, clean": ["noizeus/clean"]} if "noizeus/clean" in summary else {}
         if "car" in noises:  # the noise of the recordings this tool is for
-            values |= {f"WER, car {snr} dB": pooled([f"noizeus/car_{snr}dB"], "WER") for snr in snrs}
+            measured |= {f"WER, car {snr} dB": [f"noizeus/car_{snr}dB"] for snr in snrs}
         if len(noises) > 1:
-            values |= {f"WER, {len(noises)} noises pooled, {snr} dB":
-                       pooled([f"noizeus/{n}_{snr}dB" for n in noises], "WER") for snr in snrs}
+            measured |= {f"WER, {len(noises)} noises pooled, {snr} dB": [f"noizeus/{n}_{snr}dB" for n in noises]
+                         for snr in snrs}
+        values = {name: pooled(groups, "WER") for name, groups in measured.items()}
         per_noise = "; ".join(f"{n} " + " / ".join(f"{100 * summary[f'noizeus/{n}_{snr}dB']['error']:.1f}"
                                                     for snr in snrs) + " %" for n in noises)
         record_measure(Measure(
             id="transcription/wer/noisy_speech_noizeus", task="transcription in noise (car, street, babble...)",
             metrics=list(values), values=values, items=sum(len(summary[g]["rows"]) for g in noizeus),
+            unit="sentences", samples={name: sample(groups, "WER", "sentences") for name, groups in measured.items()},
             dataset="NOIZEUS: 30 IEEE sentences, clean and with 8 real noises at 0-15 dB SNR",
             conditions=conditions, benchmark=command,
-            notes=f"{len(summary[noizeus[0]]['rows'])} sentences per condition; WER at {' / '.join(snrs)} dB: "
+            notes=f"{sample([noizeus[0]], 'WER', 'sentences')} per condition and noise; WER at {' / '.join(snrs)} dB: "
                   + per_noise))
 
 

@@ -223,7 +223,8 @@ def record(report: dict) -> None:
     command = ".venv/bin/python benchmarks/diarization.py --record"
     record_measure(Measure(
         id="diarization/der/diar_pyannote_sample", task="speaker diarization", metrics=metrics,
-        values=values(report["sample"]), items=1,
+        values=values(report["sample"]), items=1, unit="recordings",
+        samples={metric: "1 recording, 0.5 min" for metric in metrics},
         dataset="pyannote-audio sample.wav: 2-speaker telephone-style conversation, 30 s, reference RTTM (MIT)",
         conditions=conditions, benchmark=command,
         notes=f"real-time factor {report['sample']['real_time_factor']} (processing time / audio time)"))
@@ -231,10 +232,14 @@ def record(report: dict) -> None:
     record_measure(Measure(
         id="diarization/der/diar_pyannote_debug", task="speaker diarization", metrics=metrics,
         values=values(report["debug_dev_only"]), items=len(report["debug_dev_only"]["collar_0.0"]["files"]),
+        unit="recordings", samples={metric: f"{len(report['debug_dev_only']['collar_0.0']['files'])} recordings, "
+                                            f"{len(report['debug_dev_only']['collar_0.0']['files']) * 0.5:.1f} min"
+                                    for metric in metrics},
         dataset="pyannote-audio test recordings: 30 s multi-speaker meeting excerpts with reference RTTM (MIT)",
         conditions=conditions + "; files dev00 and dev01 (trn files were looked at in a threshold sweep)",
         benchmark=command,
-        notes=f"on all {len(report['debug_all']['collar_0.0']['files'])} files: DER {100 * everything['DER']:.1f} % "
+        notes=f"on all {len(report['debug_all']['collar_0.0']['files'])} files "
+              f"({len(report['debug_all']['collar_0.0']['files']) * 0.5:.1f} min): DER {100 * everything['DER']:.1f} % "
               f"(collar 0), {100 * everything['DER, 0.25 s collar']:.1f} % (0.25 s collar)"))
 
 

@@ -137,7 +137,7 @@ def record(result: dict) -> None:
             id=f"events/{label}/{folder}", task=f"{label} detection (clip level)",
             metrics=["precision", "recall", "F1"],
             values={"precision": figures["precision"], "recall": figures["recall"], "F1": figures["f1"]},
-            items=figures["positives"] + figures["negatives"], dataset=what, conditions=conditions,
+            items=figures["positives"] + figures["negatives"], unit="clips", dataset=what, conditions=conditions,
             benchmark=command, notes=notes))
     scenes = result.get("scenes")
     if scenes:
@@ -146,11 +146,11 @@ def record(result: dict) -> None:
             id="events/timed/scenes", task="timed distress events in a recording (any class)",
             metrics=["precision", "recall"],
             values={"precision": anyclass["precision"], "recall": anyclass["recall"]},
-            items=anyclass["tp"] + anyclass["fn"],
+            items=anyclass["tp"] + anyclass["fn"], unit="reference events",
             dataset="seeded scenes: held-out screams, cries, shouts mixed into held-out speech with car noise "
                     "at -5 to +10 dB (benchmarks/scenes.py)",
             conditions=conditions, benchmark=command,
-            notes=(f"{scenes['matching_rule']}; per class (P/R): "
+            notes=(f"{scenes['matching_rule']}; per class (P/R, from subsets of the same reference events): "
                    + ", ".join(f"{c} {scenes[c]['precision']}/{scenes[c]['recall']}" for c in data.CLASSES)
                    + f"; false events per minute without events: "
                    f"{scenes['false_events_per_minute_in_event_free_scenes']}")))

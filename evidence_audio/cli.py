@@ -16,7 +16,8 @@ from .errors import EvidenceError
 EXIT_CODES = """\b
 Exit codes: 0 success; 1 internal error; 2 usage error; 3 input missing or unreadable;
 4 not decodable audio; 5 verification failed; 6 model missing or altered;
-7 output cannot be written; 130 interrupted."""
+7 output cannot be written; 8 compare: the clip was not found in the original;
+130 interrupted; 141 output pipe closed by the reader (e.g. head), quietly as Unix tools do."""
 
 
 def _fail(message: str, code: int) -> None:
@@ -39,7 +40,13 @@ def one_line_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                sys.stdout.flush()  # a reader that went away shows here, not as a warning at exit
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+            sys.exit(141)
         except EvidenceError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -89,9 +96,12 @@ def main() -> None:
               help="Find screams, shouts and cries, and distress words in the transcript.")
 @click.option("--authenticity/--no-authenticity", default=True, show_default=True,
               help="Metadata, discontinuity and mains-hum (ENF) indicators, each with its limits.")
+@click.option("--record-path", is_flag=True,
+              help="Record the recording's full path in the report (default: its file name only, so a "
+                   "published report does not reveal the examiner's folders).")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
-            quiet: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
+            quiet: bool, record_path: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
             max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
             engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
     """Analyse RECORDING and write a hashed report folder."""
@@ -105,7 +115,8 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
                         min_speakers=min_speakers, max_speakers=max_speakers,
                         diarization_pipeline=diarization_pipeline, events=detect_events,
                         authenticity=authenticity, engine=engine,
-                        model=whisper_model, language=language, translate=translate, speech_only=not all_audio)
+                        model=whisper_model, language=language, translate=translate, speech_only=not all_audio,
+                        record_path=record_path)
     out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
     with progress_for_stderr(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)
@@ -161,7 +172,8 @@ def events(recordings: tuple[Path, ...]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print compare.json on stdout instead of a summary.")
 @one_line_errors
 def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool, as_json: bool) -> None:
-    """Find where CLIP comes from in ORIGINAL: offset, similarity, pieces, cut points, what differs."""
+    """Find where CLIP comes from in ORIGINAL: offset, similarity, pieces, cut points, what differs.
+    Exits 8 (after writing the folder) when no part of CLIP is found in ORIGINAL."""
     from .compare import compare_files, summary
     from .report.output import check_output_folder, write_folder
 
@@ -170,6 +182,7 @@ def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool
     out = write_folder(out_dir, files, overwrite=overwrite, inputs=[original, clip])
     click.echo(files["compare.json"].decode("utf-8") if as_json else "\n".join(summary(record["comparison"])))
     click.echo(f"written: {out}", err=as_json)
+    sys.exit(0 if record["comparison"]["found"] else 8)
 
 
 @main.command(epilog=EXIT_CODES)
@@ -194,7 +207,8 @@ def indicators(recording: Path, output: Path | None, overwrite: bool, mains: str
 
 @main.command(epilog=EXIT_CODES)
 @click.argument("recording", type=click.Path(path_type=Path))
-@click.option("--ranges", help="Ranges in seconds to redact, e.g. 1.5-3.2,10-12.")
+@click.option("--ranges", help="Ranges to redact, START-END, comma-separated, times as the reports print them: "
+                                 "1.5-3.2, 0:45-0:50.4, 00:01:02.250-00:01:05.000.")
 @click.option("--speaker", help="Disguise (or --mode) every turn of this speaker; needs --report.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="report.json of RECORDING.")
 @click.option("--words-from", type=click.Path(path_type=Path), help="report.json whose transcript words to redact.")
@@ -223,7 +237,7 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
     evidence = [recording, *(p for p in (report_path, words_from) if p)]
     out_dir = check_output_folder(output or Path.cwd() / f"{recording.name}.redacted", evidence, overwrite)
     intake = take_in(recording)
-    operations = [Operation(mode or "bleep", a, b, "range given") for a, b in parse_ranges(ranges or "")]
+    operations = [Operation(mode or "bleep", a, b, "range given") for a, b in parse_ranges(ranges or "", intake.audio.native_duration_s)]
     if speaker:
         operations += [Operation(mode or "disguise", a, b, f"speaker {speaker}")
                        for a, b in speaker_ranges(load_report(report_path, intake), speaker)]
@@ -232,7 +246,7 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
                        for a, b, w in word_ranges(load_report(words_from, intake), words.split(","))]
     name, data, record = run(intake, operations, f".{suffix}" if suffix else None)
     out = write_folder(out_dir, {name: data, "derivation.json": render(record)}, overwrite=overwrite, inputs=evidence)
-    click.echo(f"{len(record['operations'])} operation(s); written: {out / name}")
+    click.echo(f"{len(record['operations'])} operation{'' if len(record['operations']) == 1 else 's'}; written: {out / name}")
     click.echo(f"derivative sha256: {record['derivative']['sha256']}")
 
 

@@ -385,7 +385,7 @@ def summary(result: dict) -> list[str]:
     if not result["found"]:
         return ["the clip was not found in the original"]
     lines = [f"found: offset {result['offset_s']:.3f} s, similarity {result['similarity']:.3f}, "
-             f"coverage {result['coverage'] * 100:.1f} % of the clip, {len(result['pieces'])} piece(s)"]
+             f"coverage {result['coverage'] * 100:.1f} % of the clip, {len(result['pieces'])} piece{'' if len(result['pieces']) == 1 else 's'}"]
     for i, p in enumerate(result["pieces"], 1):
         lines.append(f"  piece {i}: clip {p['clip_start']:.3f}-{p['clip_end']:.3f} s = original "
                      f"{p['original_start']:.3f}-{p['original_end']:.3f} s (similarity {p['similarity']:.3f}, "

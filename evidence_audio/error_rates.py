@@ -27,23 +27,30 @@ class Measure:
     task: str
     metrics: list[str]
     values: dict[str, float] | None  # metric -> fraction (0.12 = 12 %); None: not yet measured
-    items: int | None  # recordings (or clips) measured
+    items: int | None  # recordings, clips, sentences or reference events measured (see unit)
     dataset: str
     conditions: str | None = None  # model, settings, anything the figure depends on
     benchmark: str | None = None  # the exact command that produced it
     measured_utc: str | None = None
     tool_version: str | None = None
     notes: str | None = None
+    unit: str = "recordings"  # what items counts
+    samples: dict[str, str] | None = None  # metric -> its own sample size, e.g. "4 clips, 65 words, 0.5 min"
 
     @property
     def measured(self) -> bool:
         return bool(self.values)
 
+    def sample(self, metric: str) -> str:
+        """The sample size behind one figure: '4 clips, 65 words, 0.5 min', else '<items> <unit>'."""
+        return (self.samples or {}).get(metric) or (f"{self.items} {self.unit}" if self.items else "sample size not recorded")
+
     def summary(self) -> str:
-        """The values as text: 'DER: 12.3 %' or 'not yet measured'."""
+        """The values as text, each with its sample size: 'DER: 12.3 % (2 recordings, 1.0 min)', or 'not yet measured'."""
         if not self.values:
             return "not yet measured"
-        return "; ".join(f"{name}: {100 * self.values[name]:.1f} %" for name in self.metrics if name in self.values)
+        return "; ".join(f"{name}: {100 * self.values[name]:.1f} % ({self.sample(name)})"
+                         for name in self.metrics if name in self.values)
 
 
 def load(path: Path = DATA_PATH) -> list[Measure]:

@@ -7,6 +7,12 @@ class EvidenceError(Exception):
     exit_code = 1
 
 
+class UsageError(EvidenceError):
+    """The request itself is wrong: a bad option value, combination or range (not the input)."""
+
+    exit_code = 2
+
+
 class InputError(EvidenceError):
     """The input path is missing, not a regular file, or unreadable."""
 

@@ -36,6 +36,7 @@ class Settings:
     diarization_pipeline: str | None = None  # a local pyannote pipeline folder, or a hub id (online)
     events: bool = True  # distress sound events and transcript cues (thresholds: in the events block)
     authenticity: bool = True  # metadata, discontinuity and mains-hum indicators (with their limits)
+    record_path: bool = False  # provenance.input_path: the full path; default the file name only
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
@@ -54,7 +55,7 @@ def analyze_with_audio(path: str | Path, settings: Settings,
     with progress.stage("decoding and hashing"):
         intake = take_in(path)
     provenance = Provenance(
-        input_path=str(Path(path).absolute()),
+        input_path=str(Path(path).absolute()) if settings.record_path else Path(path).name,
         observed=intake.observed,
         settings=settings.to_record(),
         case=settings.case,

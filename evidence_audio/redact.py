@@ -26,7 +26,7 @@ from scipy.signal import istft, stft
 
 from . import __version__
 from .audio_io import FORMATS, NativeAudio, decode_native, encode, lossless_format
-from .errors import InputError, VerificationError
+from .errors import InputError, UsageError, VerificationError
 from .intake import Intake
 from .provenance import utc_now
 from .report.canonical import integrity_digest, seal, seconds
@@ -50,14 +50,45 @@ class Operation:
     reason: str
 
 
-def parse_ranges(text: str) -> list[tuple[float, float]]:
-    """'1.5-3.2,10-12.25' -> [(1.5, 3.2), (10.0, 12.25)]."""
+_TIME = r"(?:\d+:){0,2}\d+(?:\.\d*)?"
+TIME_TOLERANCE_S = 0.001  # reports print times to the millisecond: a range may end this far past the end
+
+
+def parse_time(text: str) -> float:
+    """A time as the reports print it -> seconds: '45.39', '0:45.4' (m:ss), '00:00:45.390' (h:mm:ss).
+
+    Raises UsageError (exit 2) for anything else, or minutes/seconds fields of 60 and more.
+    """
+    text = text.strip()
+    if not re.fullmatch(_TIME, text):
+        raise UsageError(f"bad time {text!r}: write seconds (45.39), m:ss (0:45.4) or h:mm:ss (00:00:45.390)")
+    *fields, last = text.split(":")
+    if any(int(f) >= 60 for f in fields[1:]) or (fields and float(last) >= 60):
+        raise UsageError(f"bad time {text!r}: minutes and seconds run from 0 to 59")
+    value = 0.0
+    for field_ in fields:
+        value = value * 60 + int(field_)
+    return value * 60 + float(last) if fields else float(last)
+
+
+def parse_ranges(text: str, duration_s: float | None = None) -> list[tuple[float, float]]:
+    """'1.5-3.2, 0:45-0:50.5, 00:01:00.000-00:01:02.250' -> [(1.5, 3.2), (45.0, 50.5), (60.0, 62.25)].
+
+    Each START-END uses the time forms of :func:`parse_time`. Raises UsageError (exit 2) for a
+    malformed range, an END not after START, or, given ``duration_s``, a range outside the recording.
+    """
     ranges = []
     for part in filter(None, (p.strip() for p in text.split(","))):
-        match = re.fullmatch(r"(\d+(?:\.\d*)?)\s*-\s*(\d+(?:\.\d*)?)", part)
-        if not match or float(match[1]) >= float(match[2]):
-            raise InputError(f"bad range {part!r}: write START-END in seconds, e.g. 1.5-3.2")
-        ranges.append((float(match[1]), float(match[2])))
+        match = re.fullmatch(rf"({_TIME})\s*-\s*({_TIME})", part)
+        if not match:
+            raise UsageError(f"bad range {part!r}: write START-END, e.g. 1.5-3.2 or 0:45-0:50")
+        start, end = parse_time(match[1]), parse_time(match[2])
+        if start >= end:
+            raise UsageError(f"bad range {part!r}: the end must come after the start")
+        if duration_s is not None and end > duration_s + TIME_TOLERANCE_S:
+            raise UsageError(f"range {part!r} ({start:.3f}-{end:.3f} s) lies outside the recording, "
+                             f"which ends at {duration_s:.3f} s")
+        ranges.append((start, end))
     return ranges
 
 
@@ -80,9 +111,9 @@ def load_report(path: Path, intake: Intake) -> dict:
 def speaker_ranges(report: dict, speaker: str) -> list[tuple[float, float]]:
     block = report.get("analysis", {}).get("speakers")
     if not block:
-        raise InputError("the report has no speakers block; run analyze with diarization first")
+        raise UsageError("the report has no speakers block; run analyze with diarization first")
     if speaker not in block.get("labels", []):
-        raise InputError(f"speaker {speaker!r} is not in the report (labels: {', '.join(block.get('labels', []))})")
+        raise UsageError(f"speaker {speaker!r} is not in the report (labels: {', '.join(block.get('labels', []))})")
     return [(t["start"], t["end"]) for t in block["turns"] if t["speaker"] == speaker]
 
 
@@ -94,7 +125,7 @@ def word_ranges(report: dict, words: list[str], pad: float = WORD_PAD_S) -> list
     """(start, end, word) of every transcript word in the list, padded by pad seconds."""
     transcript = report.get("analysis", {}).get("transcript")
     if not transcript:
-        raise InputError("the report has no transcript block; run analyze with transcription first")
+        raise UsageError("the report has no transcript block; run analyze with transcription first")
     wanted = {_normal(w) for w in words if _normal(w)}
     found = []
     for segment in transcript.get("segments", []):
@@ -171,11 +202,11 @@ def _operation_record(op: Operation) -> dict:
 def redact(intake: Intake, operations: list[Operation], suffix: str | None = None) -> tuple[str, bytes, dict]:
     """(derivative file name, its bytes, sealed derivation record)."""
     if not operations:
-        raise InputError("nothing to redact: give --ranges, --speaker or --words")
+        raise UsageError("nothing to redact: give --ranges, --speaker or --words")
     audio = decode_native(intake.path)
     for op in operations:
         if op.start >= audio.duration_s:
-            raise InputError(f"range {op.start:.3f}-{op.end:.3f} s starts after the end of the recording "
+            raise UsageError(f"range {op.start:.3f}-{op.end:.3f} s starts after the end of the recording "
                              f"({audio.duration_s:.3f} s)")
     in_suffix = intake.path.suffix.lower()
     suffix = (suffix or (in_suffix if in_suffix in (".wav", ".flac") else ".wav")).lower()

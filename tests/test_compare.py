@@ -112,3 +112,11 @@ def test_cli_writes_sealed_repeatable_output_and_leaves_inputs_alone(tmp_path, o
 def test_cli_one_line_error_for_a_missing_clip(tmp_path):
     result = CliRunner().invoke(main, ["compare", str(ORIGINAL), str(tmp_path / "missing.mp3")])
     assert result.exit_code == 3 and "Traceback" not in result.output
+
+
+def test_cli_clip_not_found_has_its_own_exit_code(tmp_path):
+    result = CliRunner().invoke(main, ["compare", str(ORIGINAL), str(EXAMPLES / "jfk.flac"), "-o", str(tmp_path / "c")])
+    assert result.exit_code == 8, result.output
+    assert "the clip was not found in the original" in result.output
+    record = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert record["comparison"]["found"] is False and record["integrity"]["digest"] == integrity_digest(record)

@@ -129,3 +129,12 @@ def test_events_command_prints_one_json_line_per_event_and_skips_bad_files(share
     assert lines and {line["file"] for line in lines} <= {str(shared_eval / SCREAM), str(EXAMPLES / "jfk.flac")}
     assert all(set(line) == {"file", "class", "start", "end", "score", "model"} for line in lines)
     assert "broken.wav" in result.stderr
+    # one summary line per file on stderr, so "analysed, nothing found" differs from "skipped"
+    summary = [line for line in result.stderr.splitlines() if ": analysed, " in line or ": skipped: " in line]
+    scream_events = sum(line["file"] == str(shared_eval / SCREAM) for line in lines)
+    jfk_events = sum(line["file"] == str(EXAMPLES / "jfk.flac") for line in lines)
+    plural = lambda n: f"{n} event{'' if n == 1 else 's'}"  # noqa: E731
+    assert summary == [f"evidence-audio: {shared_eval / SCREAM}: analysed, {plural(scream_events)}",
+                       f"evidence-audio: {broken}: skipped: " + summary[1].split(": skipped: ", 1)[1],
+                       f"evidence-audio: {EXAMPLES / 'jfk.flac'}: analysed, {plural(jfk_events)}"]
+    assert scream_events >= 1 and jfk_events == 0

@@ -229,14 +229,71 @@ def test_srt_and_vtt_parse_with_speakers_and_times(full, files):
     record, _ = full
     segments = record["analysis"]["transcript"]["segments"]
     cues = list(srt.parse(files["transcript.srt"].decode("utf-8")))
-    assert [c.start.total_seconds() for c in cues] == [s["start"] for s in segments]
-    assert [c.end.total_seconds() for c in cues] == [s["end"] for s in segments]
-    assert cues[0].content.startswith("SPEAKER_1: " + AZERBAIJANI) and "Don't beat the child!" in cues[0].content
-    assert RUSSIAN in cues[1].content
+    # the first segment's last word is SPEAKER_2's: a cue of its own, from that word's time
+    last_word = segments[0]["words"][-1]
+    assert [(c.start.total_seconds(), c.end.total_seconds()) for c in cues] == [
+        (segments[0]["start"], segments[0]["words"][-2]["end"]), (last_word["start"], segments[0]["end"]),
+        (segments[1]["start"], segments[1]["end"])]
+    assert cues[0].content.startswith("SPEAKER_1: Uşağı döymə!") and "Don't beat the child!" in cues[0].content
+    assert cues[1].content.startswith("SPEAKER_2: ölür.")
+    assert RUSSIAN in " ".join(cues[2].content.split("\n")).replace("SPEAKER_2: ", "")
     vtt = webvtt.from_buffer(io.StringIO(files["transcript.vtt"].decode("utf-8")))
-    assert [(c.start, c.end) for c in vtt] == [("00:00:00.500", "00:00:04.100"), ("00:00:05.000", "00:00:08.100")]
-    assert vtt[0].voice == "SPEAKER_1" and vtt[1].voice == "SPEAKER_2"
-    assert RUSSIAN in html.unescape(vtt[1].text)  # WebVTT escapes < > & as HTML entities
+    assert [(c.start, c.end) for c in vtt] == [("00:00:00.500", "00:00:03.500"), ("00:00:03.500", "00:00:04.100"),
+                                               ("00:00:05.000", "00:00:08.100")]
+    assert [c.voice for c in vtt] == ["SPEAKER_1", "SPEAKER_2", "SPEAKER_2"]
+    assert RUSSIAN == " ".join(html.unescape(vtt[2].text).split("\n"))  # WebVTT escapes < > & as HTML entities
+
+
+def _subtitle_record(full, segments):
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    transcript = dict(body["analysis"]["transcript"], segments=segments)
+    return seal(dict(body, analysis=dict(body["analysis"], transcript=transcript)))
+
+
+def test_subtitles_are_wrapped_split_at_word_times_and_at_speaker_changes(full):
+    """Cues of at most 2 lines of 42 characters, as read back by the srt and webvtt-py parsers."""
+    long_text = ("Then the men in uniforms came into the yard and told everybody to lie down on the ground, "
+                 "and when my brother asked them why they hit him with the back of a rifle again and again "
+                 "while the children were screaming inside the house")
+    n = len(long_text.split())
+    speakers = ["SPEAKER_1"] * 20 + ["SPEAKER_2"] * (n - 20)
+    words = _words(long_text, 10.0, [0.9] * n, speakers)
+    segments = [
+        {"id": 0, "start": 10.0, "end": words[-1]["end"], "text": " " + long_text, "speaker": "SPEAKER_1",
+         "words": words, "suspect": False, "suspect_reasons": []},
+        {"id": 1, "start": 40.0, "end": 42.0, "text": " Stop it now.", "translation": "Stop it now!",
+         "speaker": "SPEAKER_1", "words": [], "suspect": False, "suspect_reasons": []},
+        {"id": 2, "start": 43.0, "end": 49.0, "text": " " + AZERBAIJANI + " " + AZERBAIJANI,
+         "translation": "Don't beat the child! It hurts a lot, the city is dying. Don't beat the child!",
+         "speaker": "SPEAKER_2", "words": [], "suspect": False, "suspect_reasons": []},
+    ]
+    record = _subtitle_record(full, segments)
+    srt_cues = list(srt.parse(BY_NAME["srt"].render(record).decode("utf-8")))
+    vtt_cues = list(webvtt.from_buffer(io.StringIO(BY_NAME["vtt"].render(record).decode("utf-8"))))
+    assert len(srt_cues) > 6 and len(vtt_cues) > 6  # the SRT speaker label takes room: cues may differ
+    for cue in srt_cues:
+        assert 1 <= len(cue.content.split("\n")) <= 2 and all(len(t) <= 42 for t in cue.content.split("\n")), cue
+    for cue in vtt_cues:
+        assert 1 <= len(cue.lines) <= 2 and all(len(t) <= 42 for t in cue.text.split("\n")), cue.raw_text
+    first = [c for c in srt_cues if c.start.total_seconds() < 40]
+    assert len(first) >= 4
+    spoken = " ".join(c.content.replace("\n", " ").split(": ", 1)[1] for c in first)
+    assert spoken == long_text  # nothing lost or added by the splitting
+    word_starts = {w["start"] for w in words} | {10.0}
+    word_ends = {w["end"] for w in words}
+    assert all(c.start.total_seconds() in word_starts and c.end.total_seconds() in word_ends for c in first)
+    assert all(a.end <= b.start for a, b in zip(srt_cues, srt_cues[1:]))
+    change = words[20]["start"]
+    assert [c.content.split(":")[0] for c in first] == ["SPEAKER_1" if c.start.total_seconds() < change else "SPEAKER_2"
+                                                      for c in first]
+    assert any(c.start.total_seconds() == change for c in first)  # a new cue where the speaker changes
+    stop = [c for c in srt_cues if c.start.total_seconds() == 40.0]
+    assert [c.content for c in stop] == ["SPEAKER_1: Stop it now."]  # the same translation is not repeated
+    translated = [c for c in vtt_cues if c.start_in_seconds >= 43]
+    assert all(len(c.lines) == 2 and c.lines[1].startswith("<lang en>") for c in translated)
+    assert " ".join(html.unescape(c.text).split("\n")[1] for c in translated) == segments[2]["translation"]
+    assert " ".join(c.text.split("\n")[0] for c in translated) == AZERBAIJANI + " " + AZERBAIJANI
 
 
 def test_txt_marks_low_confidence_words_and_suspect_segments(files):
@@ -336,8 +393,9 @@ def test_many_events_are_counted_in_the_summary_and_all_listed(full):
 
 
 def test_every_report_field_is_documented():
-    """docs/record.md names every property the record's JSON Schema allows."""
-    schema = json.loads((REPO / "evidence_audio" / "report" / "schema.json").read_text(encoding="utf-8"))
+    """docs/record.md names every property the JSON Schemas of the report and the other sealed records allow."""
+    schema = [json.loads(path.read_text(encoding="utf-8")) for path in (REPO / "evidence_audio" / "report").glob("*.json")]
+    assert len(schema) == 4
     documented = set(re.findall(r"[\w.\[\]]+", " ".join(re.findall(r"`([^`]+)`", (REPO / "docs" / "record.md")
                                                                 .read_text(encoding="utf-8")))))
     names = {part for name in documented for part in re.split(r"[.\[\]]+", name) if part}
@@ -352,3 +410,112 @@ def test_every_report_field_is_documented():
                 yield from properties(value)
 
     assert sorted(set(properties(schema)) - names) == []
+
+
+def _font_alphabet() -> list[str]:
+    """Characters every DejaVu face the PDF uses can draw: Latin, Greek, Cyrillic letters and digits
+    (left-to-right, no combining marks, one code point a glyph), plus the markup characters."""
+    import unicodedata
+
+    from fontTools.ttLib import TTFont
+
+    from evidence_audio.report.formats.pdf import FONT_DIR, FONTS
+
+    covered = set.intersection(*(set(TTFont(FONT_DIR / name).getBestCmap()) for name in FONTS.values()))
+    letters = [chr(c) for c in sorted(covered) if 0x30 <= c < 0x530 and unicodedata.category(chr(c))[0] in "LN"
+               and not unicodedata.combining(chr(c)) and unicodedata.normalize("NFKC", chr(c)) == chr(c)]
+    return letters + list("-_*~\\[](){}<>#`|!.,;:?'\"/@&%+=^$") * 4
+
+
+def test_pdf_never_alters_transcript_text(full, tmp_path):
+    """Property: random strings with markup characters, split into words of random confidence and
+    speaker, come out of pdftotext exactly as in the record (whitespace aside)."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils pdftotext not installed")
+    rng = np.random.default_rng(20261201)
+    alphabet = _font_alphabet()
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    fixed = ["по-магнитив", "a--b", "x---y", "__init__", "**bold**", "~~s~~", "[x](y)", "{nb}", "\\--", "a\\", "--"]
+    segments, texts = [], []
+    for number in range(40):
+        tokens = [fixed[number]] if number < len(fixed) else [
+            "".join(rng.choice(alphabet, size=int(rng.integers(1, 10)))) for _ in range(int(rng.integers(1, 9)))]
+        words, start = [], float(number)
+        for token in tokens:  # each token split into 1-3 recogniser pieces, as Whisper splits words
+            speaker = str(rng.choice(["SPEAKER_1", "SPEAKER_2"]))
+            cuts = sorted(set(rng.integers(1, len(token), size=int(rng.integers(0, 3))).tolist())) if len(token) > 1 else []
+            for i, piece in enumerate(token[a:b] for a, b in zip([0, *cuts], [*cuts, len(token)])):
+                words.append({"start": start, "end": start + 0.1, "text": (" " if i == 0 else "") + piece,
+                              "probability": float(rng.choice([0.2, 0.9])),
+                              "speaker": speaker, "overlap": False})
+                start += 0.1
+        text = " ".join(tokens)
+        texts.append(text)
+        segments.append({"id": number, "start": float(number), "end": start, "text": " " + text,
+                         "speaker": "SPEAKER_1", "words": words, "suspect": False, "suspect_reasons": []})
+    transcript = dict(body["analysis"]["transcript"], segments=segments)
+    (tmp_path / "r.pdf").write_bytes(BY_NAME["pdf"].render(seal(dict(body, analysis={"transcript": transcript})), None))
+    subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(tmp_path / "r.pdf"), str(tmp_path / "r.txt")], check=True)
+    extracted = " ".join((tmp_path / "r.txt").read_text(encoding="utf-8").split())
+    extracted = re.sub(r" ?\[SPEAKER_\d\] ?", " ", extracted)  # the speaker-change marks the PDF adds
+    for text in texts:
+        assert " ".join(text.split()) in extracted, text
+
+
+def test_pdf_headings_stay_with_their_tables_and_every_footer_has_the_case(full):
+    """Whatever the transcript's length, a heading is on the page where its table (or text) begins, the
+    case reference is in every footer, and the examiner's statement block ends the report."""
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    template = body["analysis"]["transcript"]["segments"][1]
+    first_rate = error_rates.load()[0].task
+    for extra in range(16, 26):  # rows of about 10 mm move the later headings over a page foot (21, 22 stranded one)
+        segments = [dict(template, id=i, start=10.0 + i, end=10.5 + i, text=" Line number %d of the test." % i,
+                         suspect=False, suspect_reasons=[]) for i in range(extra)]
+        transcript = dict(body["analysis"]["transcript"], segments=body["analysis"]["transcript"]["segments"] + segments)
+        sealed = seal(dict(body, analysis=dict(body["analysis"], transcript=transcript)))
+        reader = pypdf.PdfReader(io.BytesIO(BY_NAME["pdf"].render(sealed, None)))
+        pages = [" ".join(page.extract_text().split()) for page in reader.pages]
+        follows = {"Transcript": "00:00:00.500", "Events": "00:00:02.000", "Authenticity indicators": "Indicator",
+                   "Measured error rates of this tool": first_rate, "Examiner's statement": "Signature",
+                   "Limitations": "The transcript is made by a speech recogniser"}
+        for entry in reader.outline:
+            if entry.title in follows:
+                page = pages[reader.get_destination_page_number(entry)]
+                after = page[page.index(entry.title) + len(entry.title):]
+                assert follows[entry.title] in after, (extra, entry.title, after[:200])
+        assert all("case İş 2026/17 Bakı" in page for page in pages)
+        assert pages[-1].split("Examiner's statement")[-1].split("record integrity")[0].strip().endswith("Signature")
+        assert "Aysel Məmmədova" in pages[-1].split("Examiner's statement")[-1]
+
+
+def test_report_wording_counts_limits_and_sample_sizes(full):
+    """'1 segment' not '1 segments'; blows listed as not detected when the model cannot; every error-rate
+    figure in the HTML and PDF with the number of clips, words or minutes it rests on."""
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    one = dict(body["analysis"]["transcript"], segments=body["analysis"]["transcript"]["segments"][1:])
+    events = dict(body["analysis"]["events"], not_detected=["impact"], sound_events=[])
+    sealed = seal(dict(body, analysis=dict(body["analysis"], transcript=one, events=events)))
+    pdf_text = " ".join(" ".join(_pdf_pages(BY_NAME["pdf"].render(sealed, None))).split())
+    page = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", BY_NAME["html"].render(sealed, None).decode())).split())
+    for text in (pdf_text, page):
+        assert "1 segment; 1 marked suspect; 0 words below probability" in text
+        assert "Detected screams, shouting and crying are candidates" in text
+        assert "This version does not detect blows (impact sounds) at all." in text
+        assert "WER: 0.0 % (4 clips, 65 words, 0.5 min)" in text
+        assert not re.search(r"\b1 (segments|items|words)\b", text)
+    for measure in error_rates.load():
+        for name in measure.values or {}:
+            assert re.search(rf"{re.escape(name)}: [\d.]+ % \(\d+ (clips|recordings?|sentences|reference events)", measure.summary())
+
+
+def test_enf_figure_without_hum_says_so_in_words():
+    from evidence_audio.authenticity import enf
+
+    silence_with_noise = np.random.default_rng(0).normal(0, 0.01, 16000 * 20).astype(np.float32)
+    block = enf.examine(silence_with_noise, 16000).to_record()
+    assert not block["detected"]
+    title = enf.figure(block).axes[0].get_title()
+    assert title.startswith("No mains hum found") and "{" not in title and "below the" in title

@@ -223,7 +223,7 @@ def examine(samples: np.ndarray, native: np.ndarray, native_rate: int) -> dict:
     kinds = sorted({c["kind"] for c in candidates})
     return {
         "indicator": "discontinuity candidates",
-        "summary": (f"{len(candidates)} candidate(s) to examine ({', '.join(kinds)})" if candidates
+        "summary": (f"{len(candidates)} candidate{'' if len(candidates) == 1 else 's'} to examine ({', '.join(kinds)})" if candidates
                     else "no candidates above the thresholds"),
         "candidates": candidates,
         "thresholds": THRESHOLDS,

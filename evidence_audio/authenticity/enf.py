@@ -170,7 +170,9 @@ def figure(result: dict):
         top.set_title(f"ENF trace near {result['nominal_hz']} Hz (from harmonic {result['harmonic']})")
     else:
         top.text(0.5, 0.5, "no mains hum above the detection threshold", ha="center", transform=top.transAxes)
-        top.set_title(f"ENF: strength {result['strength_db']} dB")
+        strengths = ", ".join(f"{hz} Hz {db:.1f} dB" for hz, db in sorted((result.get("strength_db") or {}).items()))
+        top.set_title(f"No mains hum found: strength {strengths or 'not measured'}, "
+                      f"below the {result['detection_threshold_db']} dB detection threshold")
     bottom.axhline(result["detection_threshold_db"], color="red", linestyle=":", linewidth=0.8)
     bottom.set_ylabel("strength (dB)")
     bottom.set_xlabel("time (s)")

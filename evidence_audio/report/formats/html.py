@@ -10,7 +10,7 @@ import jinja2
 
 from . import method, timeline
 from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
-                   model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines)
+                   model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines, transcript_summary)
 
 _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
                                   undefined=jinja2.StrictUndefined, trim_blocks=False)
@@ -31,8 +31,7 @@ def render(record: dict, samples=None) -> bytes:
         lines=lines,
         authenticity=authenticity(record),
         has_translation=any(line.translation for line in lines),
-        suspect_count=sum(line.suspect for line in lines),
-        low_count=sum(len(line.low_confidence_words) for line in lines),
+        transcript_summary=transcript_summary(lines),
         low_confidence=LOW_CONFIDENCE,
         timeline_png=base64.b64encode(timeline.render(record, samples)).decode("ascii"),
         stages=method.stages(record),
@@ -40,7 +39,7 @@ def render(record: dict, samples=None) -> bytes:
         models=model_rows(record),
         packages=package_rows(record),
         rates=method.error_rate_rows(),
-        limitations=method.LIMITATIONS,
+        limitations=method.limitations(record),
         clock=clock,
         short_clock=short_clock,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import error_rates
 from .view import LOW_CONFIDENCE, analysis
 
-LIMITATIONS = (
+_LIMITATIONS = (
     "The transcript is made by a speech recogniser, not a person. On noisy, distant, overlapping, "
     "shouted or crying speech it leaves out words, mishears them, and can produce fluent text that was "
     "never said (hallucination), most often over music, noise or silence. Every passage relied on must be "
@@ -17,11 +17,34 @@ LIMITATIONS = (
     "Speaker labels (SPEAKER_1, ...) only say which passages sound like the same voice within this "
     "recording; they do not identify anyone. Short turns, overlapping speech and similar voices are "
     "often attributed to the wrong label.",
-    "Detected screams, crying, shouting and blows are candidates for a person to listen to, with the "
-    "detector's score; a missed event is not evidence that nothing happened, and a detection is not proof "
-    "of what caused the sound.",
+    "{events}",
     "Times are measured from the start of the decoded audio, in seconds, rounded to the millisecond.",
 )
+
+
+# event classes as the limitations name them
+_EVENT_NAMES = {"scream": "screams", "shout": "shouting", "cry": "crying", "impact": "blows (impact sounds)"}
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
+def limitations(record: dict) -> list[str]:
+    """The limitations of this analysis, matching what ran: the event classes it detects and those it cannot."""
+    block = analysis(record, "events")
+    if not block:
+        events = "Distress event detection did not run: nothing in this report says whether screams, " \
+                 "crying, shouting or blows can be heard."
+    else:
+        missing = list(block.get("not_detected") or [])
+        found = [_EVENT_NAMES.get(c, c) for c in block.get("classes") or [] if c not in missing]
+        events = (f"Detected {_listed(found) or 'events'} are candidates for a person to listen to, with the "
+                  "detector's score; a missed event is not evidence that nothing happened, and a detection is "
+                  "not proof of what caused the sound.")
+        if missing:
+            events += f" This version does not detect {_listed([_EVENT_NAMES.get(c, c) for c in missing])} at all."
+    return [text.replace("{events}", events) for text in _LIMITATIONS]
 
 
 def stages(record: dict) -> list[tuple[str, str]]:
@@ -46,7 +69,7 @@ def stages(record: dict) -> list[tuple[str, str]]:
 
 def error_rate_rows() -> list[tuple[str, str, str, str]]:
     """(task, figures, dataset, how measured) for every measure the package ships."""
-    return [(m.task, m.summary(), m.dataset + (f" ({m.items} items)" if m.items else ""),
+    return [(m.task, m.summary(), m.dataset,
              "; ".join(p for p in (m.conditions, m.benchmark and f"command: {m.benchmark}",
                                    m.measured_utc and f"measured {m.measured_utc} with version {m.tool_version}",
                                    m.notes) if p))

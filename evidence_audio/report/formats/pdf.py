@@ -1,4 +1,6 @@
-"""report.pdf: the report for filing, with the record's integrity digest and page n of N on every page.
+"""report.pdf: the report for filing, with the record's integrity digest, the case reference and page n of N
+on every page, ending with a statement block for the examiner's signature. A section heading always
+starts on the page that holds the beginning of what follows it.
 
 The text is set in DejaVu Sans, embedded from matplotlib's own font folder, which covers
 Latin (Azerbaijani ə ğ ı ş ç ö ü included), Cyrillic, Greek and more.
@@ -15,11 +17,11 @@ from pathlib import Path
 
 import matplotlib
 from fpdf import FPDF, FontFace
-from fpdf.enums import XPos, YPos
+from fpdf.enums import MethodReturnValue, XPos, YPos
 
 from . import method, timeline
 from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
-                   model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines)
+                   model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines, transcript_summary)
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf",
@@ -27,16 +29,19 @@ FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Obli
 MONO = "DejaVuSansMono.ttf"
 SUSPECT_FILL = (253, 226, 226)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
-_MARKUP = re.compile(r"(\*\*|__|~~|--)")
+# The transcript table's styles are marked with control characters that never reach the page, so no
+# text (runs of - _ * ~, backslashes, "[x](y)", "{nb}") can be read as markup: it prints as in report.json.
+_BOLD, _ITALIC, _STRIKE, _UNDERLINE, _ESCAPE = "\x11\x11", "\x12\x12", "\x13\x13", "\x14\x14", "\x10"
+_CONTROLS = re.compile("[\x10-\x14]")
 
 
 def _escape(text: str) -> str:
-    """Text for a markdown-enabled cell, shown literally: backslashes doubled, markers escaped (fpdf2 rules)."""
-    return _MARKUP.sub(r"\\\1", text.replace("\\", "\\\\"))
+    """Text shown literally in a markup-enabled cell (the control characters of the markers dropped)."""
+    return _CONTROLS.sub("", text)
 
 
 def _styled(text: str, marker: str) -> str:
-    """Text between a pair of markdown markers, its leading space kept outside them."""
+    """Text between a pair of markers, its leading space kept outside them."""
     stripped = text.strip()
     if not stripped:
         return text
@@ -44,16 +49,29 @@ def _styled(text: str, marker: str) -> str:
 
 
 def _marked(line) -> str:
-    """Segment text with low-confidence words underlined and speaker changes in bold (fpdf2 markdown)."""
-    markers = {"low": "--", "speaker": "**"}
-    return "".join(_styled(piece, markers[kind]) if kind in markers else _escape(piece)
-                   for piece, kind in line.pieces()).strip()
+    """Segment text with low-confidence words underlined and speaker changes in bold; neighbouring
+    pieces of one kind are marked as one run, so markers never touch."""
+    markers = {"low": _UNDERLINE, "speaker": _BOLD}
+    runs: list[tuple[str, str]] = []
+    for piece, kind in line.pieces():
+        if runs and runs[-1][1] == kind:
+            runs[-1] = (runs[-1][0] + piece, kind)
+        else:
+            runs.append((piece, kind))
+    return "".join(_styled(piece, markers[kind]) if kind in markers else _escape(piece) for piece, kind in runs).strip()
 
 
 class _Report(FPDF):
-    def __init__(self, digest: str, file_name: str):
+    MARKDOWN_BOLD_MARKER, MARKDOWN_ITALICS_MARKER = _BOLD, _ITALIC
+    MARKDOWN_STRIKETHROUGH_MARKER, MARKDOWN_UNDERLINE_MARKER = _STRIKE, _UNDERLINE
+    MARKDOWN_MARKERS = (_BOLD, _ITALIC, _STRIKE, _UNDERLINE)
+    MARKDOWN_ESCAPE_CHARACTER = _ESCAPE
+    MARKDOWN_LINK_REGEX = re.compile(r"(?!)")  # never: "[text](target)" in a transcript stays text
+
+    def __init__(self, digest: str, file_name: str, case: str | None = None):
         super().__init__(format="A4", unit="mm")
-        self.digest, self.file_name = digest, file_name
+        self.alias_nb_pages("\x15\x15")  # the page count's placeholder, never in text ("{nb}" stays "{nb}")
+        self.digest, self.file_name, self.case = digest, file_name, case
         for style, name in FONTS.items():
             self.add_font("DejaVu", style, FONT_DIR / name)
         self.add_font("DejaVuMono", "", FONT_DIR / MONO)
@@ -64,15 +82,45 @@ class _Report(FPDF):
         self.set_y(-13)
         self.set_font("DejaVuMono", size=7)
         self.set_text_color(60, 60, 60)
-        self.cell(0, 4, f"record integrity SHA-256 {self.digest}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        stamp = f"record integrity SHA-256 {self.digest}"
+        width = self.get_string_width(stamp) + 2
+        self.cell(width, 4, stamp)
         self.set_font("DejaVu", size=7)
+        self.cell(0, 4, self.fitted(f"case {self.case or '(not given)'}", self.epw - width), align="R",
+                  new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         name = self.file_name if len(self.file_name) <= 90 else self.file_name[:89] + "…"
         self.cell(self.epw - 30, 4, name)
-        self.cell(30, 4, f"page {self.page_no()} of {{nb}}", align="R")
+        self.cell(30, 4, f"page {self.page_no()} of {self.str_alias_nb_pages}", align="R")
         self.set_text_color(0, 0, 0)
 
+    def fitted(self, text: str, width: float) -> str:
+        """``text`` cut short with "…" to fit ``width`` mm in the current font."""
+        if self.get_string_width(text) <= width:
+            return text
+        while text and self.get_string_width(text + "…") > width:
+            text = text[:-1]
+        return text + "…"
+
+    def text_height(self, text: str, width: float, line_height: float, size: float, style: str = "",
+                    markdown: bool = False) -> float:
+        """Height (mm) of ``text`` wrapped into ``width`` mm, as multi_cell and table cells set it."""
+        self.set_font("DejaVu", style, size)
+        lines = self.multi_cell(width, line_height, text, dry_run=True, output=MethodReturnValue.LINES,
+                                markdown=markdown, padding=0)
+        self.set_font("DejaVu", size=9)
+        return len(lines) * line_height
+
+    def rows_height(self, rows: list[tuple[str, ...]], widths: tuple[float, ...], size: float,
+                    line_height: float | None = None, header: bool = False, markdown: bool = False) -> float:
+        """Height (mm) of table rows (padding 1 mm) over the page width; ``header``: the first row is bold."""
+        line_height = line_height or size * 0.5
+        return sum(max(self.text_height(str(value), self.epw * w / sum(widths) - 2, line_height, size,
+                                        "B" if header and i == 0 else "", markdown) for value, w in zip(row, widths)) + 2
+                   for i, row in enumerate(rows))
+
     def heading(self, text: str, need: float = 30) -> None:
-        """A section heading, on a new page unless it and `need` mm of what follows fit."""
+        """A section heading, on a new page unless it and `need` mm of what follows fit (callers give the
+        height of what must stay with it: a table's heading row and first row, a paragraph)."""
         if self.get_y() + 11 + need > self.page_break_trigger:
             self.add_page()
         self.ln(3)
@@ -95,6 +143,11 @@ class _Report(FPDF):
                 row.cell(label, style=FontFace(emphasis="BOLD"))
                 row.cell(str(value))
 
+    def grid_need(self, header: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[float, ...],
+                  size: float = 8.5) -> float:
+        """Height of a grid's heading row and first row: what a heading above it must keep with it."""
+        return self.rows_height([header, *rows[:1]], widths, size, header=True) + 2
+
     def grid(self, header: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[float, ...],
              size: float = 8.5) -> None:
         self.set_font("DejaVu", size=size)
@@ -114,54 +167,96 @@ def _creation_date(record: dict) -> datetime:
         return datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+TRANSCRIPT_NOTE = (f"Underlined words were recognised with probability below {LOW_CONFIDENCE}. "
+                   "A bold [SPEAKER_n] marks a change of speaker inside a segment. "
+                   "Shaded rows are suspect segments, with the reasons.")
+TRANSCRIPT_WIDTHS = (2.2, 2, 8)
+
+
+def _transcript_rows(lines) -> list[tuple[str, str, str]]:
+    """(time, speaker, marked text) per segment, the text with its translation and suspect reasons."""
+    rows = []
+    for line in lines:
+        text = _marked(line)
+        if line.translation:
+            text += "\n" + _styled(line.translation.strip(), _ITALIC)
+        if line.suspect:
+            text += f"\n{_BOLD}suspect:{_BOLD} {_escape('; '.join(line.suspect_reasons))}"
+        rows.append((f"{clock(line.start)}\n{clock(line.end)}", _escape(line.speaker or ""), text))
+    return rows
+
+
 def _transcript(pdf: _Report, record: dict) -> None:
     lines = transcript_lines(record)
     if not lines:
+        pdf.heading("Transcript")
         pdf.paragraph(nothing(record, "transcript"))
         return
-    pdf.paragraph(f"Underlined words were recognised with probability below {LOW_CONFIDENCE}. "
-                  "A bold [SPEAKER_n] marks a change of speaker inside a segment. "
-                  "Shaded rows are suspect segments, with the reasons.", size=8, style="I")
+    rows = _transcript_rows(lines)
+    header = ("Time", "Speaker", "Text" + (" / English translation" if any(l.translation for l in lines) else ""))
+    pdf.heading("Transcript", need=pdf.text_height(TRANSCRIPT_NOTE, pdf.epw, 4.6, 8, "I")
+                + pdf.rows_height([header, rows[0]], TRANSCRIPT_WIDTHS, 8.5, 4.3, header=True, markdown=True) + 2)
+    pdf.paragraph(TRANSCRIPT_NOTE, size=8, style="I")
     pdf.set_font("DejaVu", size=8.5)
-    with pdf.table(col_widths=(2.2, 2, 8), headings_style=HEADINGS, line_height=4.3, padding=1,
+    with pdf.table(col_widths=TRANSCRIPT_WIDTHS, headings_style=HEADINGS, line_height=4.3, padding=1,
                    text_align="LEFT", markdown=True) as table:
-        table.row(("Time", "Speaker", "Text" + (" / English translation" if any(l.translation for l in lines) else "")))
-        for line in lines:
+        table.row(header)
+        for line, values in zip(lines, rows):
             style = FontFace(fill_color=SUSPECT_FILL) if line.suspect else None
             row = table.row()
-            row.cell(f"{clock(line.start)}\n{clock(line.end)}", style=style)
-            row.cell(_escape(line.speaker or ""), style=style)
-            text = _marked(line)
-            if line.translation:
-                text += "\n" + _styled(line.translation.strip(), "__")
-            if line.suspect:
-                text += f"\n**suspect:** {_escape('; '.join(line.suspect_reasons))}"
-            row.cell(text, style=style)
+            for value in values:
+                row.cell(value, style=style)
 
 
 def _authenticity(pdf: _Report, record: dict) -> None:
     found = authenticity(record)
     if found is None:
         return
-    pdf.heading("Authenticity indicators")
+    header, widths = ("Indicator", "Result", "What it can show", "What it cannot show"), (2, 2.4, 3.8, 3.8)
+    pdf.heading("Authenticity indicators", need=pdf.text_height(found.statement, pdf.epw, 4.6, 8.5) + 1
+                + pdf.grid_need(header, found.indicators, widths, 7.5))
     pdf.paragraph(found.statement, size=8.5)
     pdf.ln(1)
-    pdf.grid(("Indicator", "Result", "What it can show", "What it cannot show"), found.indicators, (2, 2.4, 3.8, 3.8),
-             size=7.5)
+    pdf.grid(header, found.indicators, widths, size=7.5)
+    tables = []
     if found.findings:
-        pdf.ln(2)
-        pdf.grid(("Metadata check", "Observation"),
-                 [(check, note + (" (worth an expert's attention)" if attention else ""))
-                  for check, note, attention in found.findings], (1, 4))
+        tables.append((("Metadata check", "Observation"),
+                       [(check, note + (" (worth an expert's attention)" if attention else ""))
+                        for check, note, attention in found.findings], (1, 4)))
     if found.candidates:
-        pdf.ln(2)
-        pdf.grid(("Time", "Discontinuity to examine", "Detail"),
-                 [(clock(time), kind, detail) for time, kind, detail in found.candidates], (1.3, 2.2, 5))
+        tables.append((("Time", "Discontinuity to examine", "Detail"),
+                       [(clock(time), kind, detail) for time, kind, detail in found.candidates], (1.3, 2.2, 5)))
+    for header, rows, widths in tables:
+        if pdf.will_page_break(2 + pdf.grid_need(header, rows, widths)):
+            pdf.add_page()
+        else:
+            pdf.ln(2)
+        pdf.grid(header, rows, widths)
+
+
+def _statement(pdf: _Report, record: dict) -> None:
+    """The examiner's statement: what the signature covers, then name, case, date, place and signature."""
+    provenance = record.get("provenance") or {}
+    evidence = record.get("evidence") or {}
+    text = (f"I ran the analysis described in this report on the recording {evidence.get('file_name', '?')}, "
+            "identified by the hashes on its first page. This report was generated from its sealed record, report.json, whose integrity digest is printed at the foot of "
+            "every page. The automatic results are aids for a person listening to the recording, with the "
+            "limitations stated above; they are not findings.")
+    fields = [("Name", provenance.get("examiner") or ""), ("Case", provenance.get("case") or ""), ("Date", ""),
+              ("Place", ""), ("Signature", "")]
+    pdf.heading("Examiner's statement", need=pdf.text_height(text, pdf.epw, 4.6, 9) + 4 + 10 * len(fields))
+    pdf.paragraph(text)
+    pdf.ln(4)
+    for label, value in fields:
+        pdf.set_font("DejaVu", "B", 9)
+        pdf.cell(25, 10, label, new_x=XPos.RIGHT, new_y=YPos.TOP)
+        pdf.set_font("DejaVu", size=9)
+        pdf.cell(95, 10, pdf.fitted(value, 93), border="B", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def render(record: dict, samples=None) -> bytes:
     file_name = (record.get("evidence") or {}).get("file_name", "?")
-    pdf = _Report(digest(record), file_name)
+    pdf = _Report(digest(record), file_name, (record.get("provenance") or {}).get("case"))
     pdf.set_title(f"Audio evidence report: {file_name}")
     pdf.set_creator("evidence-audio")
     pdf.set_producer("evidence-audio (fpdf2)")
@@ -176,11 +271,10 @@ def render(record: dict, samples=None) -> bytes:
     pdf.heading("Evidence and analysis")
     pdf.facts(cover_rows(record))
 
-    pdf.heading("Summary")
     lanes = speaker_lanes(record)
     found = events(record)
     lines = transcript_lines(record)
-    pdf.facts([
+    summary = [
         ("Language", language_summary(record) or nothing(record, "transcript")),
         ("Speakers", "; ".join(lane.speaker + (f": {lane.talk_time_s:.1f} s" if lane.talk_time_s is not None else "")
                                for lane in lanes) or nothing(record, "speakers")),
@@ -189,32 +283,35 @@ def render(record: dict, samples=None) -> bytes:
                                       + (", ..." if count > len(first) else "") + ")"
                                       for category, count, first in event_summary(found))
                             or nothing(record, "events")),
-        ("Transcript", f"{len(lines)} segments; {sum(l.suspect for l in lines)} marked suspect; "
-                       f"{sum(len(l.low_confidence_words) for l in lines)} words below probability {LOW_CONFIDENCE}"),
-    ])
+        ("Transcript", transcript_summary(lines)),
+    ]
+    pdf.heading("Summary", need=pdf.rows_height(summary, (1, 3), 8.5, 4.6))
+    pdf.facts(summary)
 
     figure = timeline.render(record, samples)
     pixels_wide, pixels_high = struct.unpack(">II", figure[16:24])  # the PNG header's IHDR size
     pdf.heading("Timeline", need=pdf.epw * pixels_high / pixels_wide)
     pdf.image(io.BytesIO(figure), w=pdf.epw)
 
-    pdf.heading("Transcript")
     _transcript(pdf, record)
 
-    pdf.heading("Events")
     if found:
-        pdf.grid(("Time", "Kind", "Category", "Score", "Details"),
-                 [(f"{clock(e.start)}\n{clock(e.end)}", "sound" if e.kind == "sound" else "words", e.category,
-                   f"{e.score:.2f}" if e.score is not None else "", f"{e.speaker or ''} {e.detail}".strip())
-                  for e in found], (2.2, 1.2, 1.4, 1, 6.4))
+        header, widths = ("Time", "Kind", "Category", "Score", "Details"), (2.2, 1.2, 1.4, 1, 6.4)
+        rows = [(f"{clock(e.start)}\n{clock(e.end)}", "sound" if e.kind == "sound" else "words", e.category,
+                 f"{e.score:.2f}" if e.score is not None else "", f"{e.speaker or ''} {e.detail}".strip())
+                for e in found]
+        pdf.heading("Events", need=pdf.grid_need(header, rows, widths))
+        pdf.grid(header, rows, widths)
     else:
+        pdf.heading("Events", need=10)
         pdf.paragraph(nothing(record, "events"))
 
     _authenticity(pdf, record)
 
-    pdf.heading("Method and known error rates")
-    pdf.facts(method.stages(record) + [("Settings", json.dumps((record.get("provenance") or {}).get("settings") or {},
-                                                               sort_keys=True, ensure_ascii=False))])
+    stages = method.stages(record) + [("Settings", json.dumps((record.get("provenance") or {}).get("settings") or {},
+                                                              sort_keys=True, ensure_ascii=False))]
+    pdf.heading("Method and known error rates", need=pdf.rows_height(stages[:2], (1, 3), 8.5, 4.6))
+    pdf.facts(stages)
     pdf.ln(2)
     models = model_rows(record)
     if models:
@@ -223,9 +320,12 @@ def render(record: dict, samples=None) -> bytes:
         pdf.paragraph("No model was loaded.")
     pdf.ln(2)
     pdf.grid(("Package", "Version"), package_rows(record), (1, 1), size=7.5)
-    pdf.heading("Measured error rates of this tool")
-    pdf.grid(("Task", "Result", "Dataset", "How measured"), method.error_rate_rows(), (2.2, 2, 4, 3.8), size=7.5)
-    pdf.heading("Limitations")
-    for text in method.LIMITATIONS:
+    header, rates, widths = ("Task", "Result", "Dataset", "How measured"), method.error_rate_rows(), (2.2, 2.6, 3.4, 3.8)
+    pdf.heading("Measured error rates of this tool", need=pdf.grid_need(header, rates, widths, 7.5))
+    pdf.grid(header, rates, widths, size=7.5)
+    limits = method.limitations(record)
+    pdf.heading("Limitations", need=pdf.text_height(f"• {limits[0]}", pdf.epw, 4.6, 8.5))
+    for text in limits:
         pdf.paragraph(f"• {text}", size=8.5)
+    _statement(pdf, record)
     return bytes(pdf.output())

@@ -1,8 +1,127 @@
-"""transcript.srt and transcript.vtt: one cue per transcript segment, for video and audio editors."""
+"""transcript.srt and transcript.vtt: the transcript as readable subtitle cues, for video and audio editors.
+
+A cue holds at most ``LINES`` lines of ``WIDTH`` characters (the usual broadcast limits; an SRT
+speaker label counts). A longer segment is split into several cues at its word times; a change of
+speaker inside a segment (the words' speakers, after attribution) starts a new cue. An English
+translation takes the second line of each cue, and is left out where it repeats the original.
+"""
 
 from __future__ import annotations
 
-from .view import transcript_lines
+import re
+import textwrap
+from dataclasses import dataclass
+
+from .view import Line, transcript_lines
+
+WIDTH = 42  # characters per subtitle line
+LINES = 2  # lines per cue
+
+
+@dataclass(frozen=True)
+class Cue:
+    """One subtitle: its times (s), the speaker, the text lines and the translation lines."""
+
+    start: float
+    end: float
+    speaker: str | None
+    lines: tuple[str, ...]
+    translation: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str  # the word with the spacing before it, as in the segment text
+    start: float | None
+    end: float | None
+    speaker: str | None
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, break_long_words=True, break_on_hyphens=False) or ["…"]
+
+
+def _join(tokens: list[_Token]) -> str:
+    return "".join(t.text for t in tokens).strip()
+
+
+def _tokens(line: Line) -> list[_Token]:
+    """The segment's words with their times and speakers (the spacing taken from the segment text)."""
+    if not line.words:  # a run longer than a line (a script without spaces) is cut into line lengths
+        return [_Token(w[i:i + WIDTH], None, None, line.speaker) for w in re.findall(r"\s*\S+", line.text)
+                for i in range(0, len(w), WIDTH)]
+    tokens, position = [], 0
+    for word in line.words:
+        token = word.text.strip()
+        found = line.text.find(token, position) if token else -1
+        if found >= 0 and not line.text[position:found].strip():
+            gap, position = line.text[position:found], found + len(token)
+        else:
+            gap = " " if tokens else ""
+        tokens.append(_Token(gap + token, word.start, word.end, word.speaker or line.speaker))
+    return [t for t in tokens if t.text.strip()]
+
+
+def _same(a: str, b: str) -> bool:
+    """True when two texts differ only in case, spacing and punctuation."""
+    return re.sub(r"\W+", "", a.casefold()) == re.sub(r"\W+", "", b.casefold())
+
+
+def _chunks(tokens: list[_Token], lines: int, labelled: bool) -> list[list[_Token]]:
+    """Consecutive runs of one speaker that fit ``lines`` lines (with the speaker label, if ``labelled``)."""
+    chunks: list[list[_Token]] = []
+    for token in tokens:
+        current = chunks[-1] if chunks else None
+        label = f"{token.speaker}: " if labelled and token.speaker else ""
+        if current and current[0].speaker == token.speaker and len(_wrap(label + _join(current + [token]))) <= lines:
+            current.append(token)
+        else:
+            chunks.append([token])
+    return chunks
+
+
+def _times(line: Line, chunks: list[list[_Token]]) -> list[tuple[float, float]]:
+    """Each chunk's (start, end): its words' times, else a share of the segment by characters;
+    the first starts with the segment and the last ends with it."""
+    total = sum(len(_join(c)) for c in chunks) or 1
+    span, done, times = max(line.end - line.start, 0.0), 0, []
+    for chunk in chunks:
+        share_start = line.start + span * done / total
+        done += len(_join(chunk))
+        start = chunk[0].start if chunk[0].start is not None else share_start
+        end = chunk[-1].end if chunk[-1].end is not None else line.start + span * done / total
+        times.append((start, end))
+    times[0] = (line.start, times[0][1])
+    times[-1] = (times[-1][0], line.end)
+    fixed, previous = [], line.start
+    for start, end in times:  # in order, never overlapping, never empty
+        start = max(start, previous)
+        end = max(end, start + 0.001)
+        fixed.append((start, end))
+        previous = end
+    return fixed
+
+
+def cues(record: dict, labelled: bool = False) -> list[Cue]:
+    """The record's transcript as cues; ``labelled``: the text lines begin with "SPEAKER_n: " (SRT)."""
+    out = []
+    for line in transcript_lines(record):
+        translation = line.translation.strip() if line.translation else ""
+        translated = bool(translation) and not _same(translation, line.text)
+        chunks = _chunks(_tokens(line), 1 if translated else LINES, labelled) or [[_Token("…", None, None, line.speaker)]]
+        extra = _wrap(translation) if translated else []
+        while len(chunks) < len(extra) and any(len(c) > 1 for c in chunks):  # one translation line a cue
+            longest = max(range(len(chunks)), key=lambda i: (len(chunks[i]), len(_join(chunks[i]))))
+            half = len(chunks[longest]) // 2
+            chunks[longest:longest + 1] = [chunks[longest][:half], chunks[longest][half:]]
+        shares = [[] for _ in chunks]
+        for i, text in enumerate(extra):
+            shares[min(i * len(chunks) // len(extra), len(chunks) - 1)].append(text)
+        for chunk, (start, end), share in zip(chunks, _times(line, chunks), shares):
+            speaker = chunk[0].speaker
+            label = f"{speaker}: " if labelled and speaker else ""
+            out.append(Cue(start, end, speaker, tuple(_wrap(label + _join(chunk))), tuple(share)))
+    return out
 
 
 def _stamp(t: float, separator: str) -> str:
@@ -12,25 +131,10 @@ def _stamp(t: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
 
 
-def _cue_lines(text: str) -> list[str]:
-    """Cue text without blank lines, which would end the cue early."""
-    return [part.strip() for part in text.splitlines() if part.strip()] or ["…"]
-
-
-def _end(line) -> float:
-    return max(line.end, line.start + 0.001)
-
-
 def render_srt(record: dict, samples=None) -> bytes:
-    cues = []
-    for number, line in enumerate(transcript_lines(record), start=1):
-        text = _cue_lines(line.text)
-        if line.speaker:
-            text[0] = f"{line.speaker}: {text[0]}"
-        if line.translation:
-            text += [f"[en] {t}" for t in _cue_lines(line.translation)]
-        cues.append(f"{number}\n{_stamp(line.start, ',')} --> {_stamp(_end(line), ',')}\n" + "\n".join(text) + "\n")
-    return "\n".join(cues).encode("utf-8")
+    blocks = [f"{number}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n" + "\n".join(cue.lines + cue.translation)
+              + "\n" for number, cue in enumerate(cues(record, labelled=True), start=1)]
+    return "\n".join(blocks).encode("utf-8")
 
 
 def _vtt_escape(text: str) -> str:
@@ -38,12 +142,11 @@ def _vtt_escape(text: str) -> str:
 
 
 def render_vtt(record: dict, samples=None) -> bytes:
-    cues = ["WEBVTT\n"]
-    for line in transcript_lines(record):
-        text = [_vtt_escape(t) for t in _cue_lines(line.text)]
-        if line.speaker:
-            text[0] = f"<v {_vtt_escape(line.speaker)}>{text[0]}"
-        if line.translation:
-            text += [f"<lang en>{_vtt_escape(t)}</lang>" for t in _cue_lines(line.translation)]
-        cues.append(f"{line.id}\n{_stamp(line.start, '.')} --> {_stamp(_end(line), '.')}\n" + "\n".join(text) + "\n")
-    return "\n".join(cues).encode("utf-8")
+    blocks = ["WEBVTT\n"]
+    for number, cue in enumerate(cues(record), start=1):
+        text = [_vtt_escape(t) for t in cue.lines]
+        if cue.speaker:
+            text[0] = f"<v {_vtt_escape(cue.speaker)}>{text[0]}"
+        text += [f"<lang en>{_vtt_escape(t)}</lang>" for t in cue.translation]
+        blocks.append(f"{number}\n{_stamp(cue.start, '.')} --> {_stamp(cue.end, '.')}\n" + "\n".join(text) + "\n")
+    return "\n".join(blocks).encode("utf-8")

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 LOW_CONFIDENCE = 0.5  # a word below this recogniser probability is marked in the reports
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """'1 segment', '2 segments', '0 segments' (``plural`` for irregular nouns)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def clock(t: float | None) -> str:
     """A time as hh:mm:ss.mmm; '?' when unknown."""
     if t is None:
@@ -130,6 +135,12 @@ _SUSPECT_REASONS = {
     "low_avg_logprob": lambda seg: f"low recogniser confidence (average log-probability {seg['avg_logprob']:.2f})",
     "repetition_loop": lambda seg: "the same words repeat in a loop",
 }
+
+
+def transcript_summary(lines: list[Line]) -> str:
+    """'12 segments; 1 marked suspect; 3 words below probability 0.5', for the reports' summaries."""
+    return (f"{count(len(lines), 'segment')}; {sum(line.suspect for line in lines)} marked suspect; "
+            f"{count(sum(len(line.low_confidence_words) for line in lines), 'word')} below probability {LOW_CONFIDENCE}")
 
 
 def suspect_reason(code: str, segment: dict) -> str:
