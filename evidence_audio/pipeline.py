@@ -36,6 +36,7 @@ class Settings:
     diarization_pipeline: str | None = None  # a local pyannote pipeline folder, or a hub id (online)
     events: bool = True  # distress sound events and transcript cues (thresholds: in the events block)
     authenticity: bool = True  # metadata, discontinuity and mains-hum indicators (with their limits)
+    stream: int | None = None  # analyse only this audio stream; None: every stream that carries signal
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
@@ -51,7 +52,7 @@ def analyze_with_audio(path: str | Path, settings: Settings,
     """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure)."""
     progress = progress or NoProgress()
     with progress.stage("decoding and hashing"):
-        intake = take_in(path)
+        intake = take_in(path, settings.stream)
     provenance = Provenance(
         input_path=str(Path(path).absolute()),
         observed=intake.observed,

@@ -272,7 +272,19 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
         rows.append((f"Tag {key}", str(value)))
     rows.append(("Decoding", "damaged: " + f"{audio.get('decode_errors', 0)} decode errors"
                  + (", stopped early" if audio.get("decode_stopped_early") else "")
+                 + "".join(f"; {f['what']} promises {f['promised_s']} s, {f['decoded_s']} s decoded"
+                           for f in audio.get("shortfalls") or [])
+                 + (f"; {audio['nonfinite_samples']} NaN/Inf samples replaced with 0"
+                    if audio.get("nonfinite_samples") else "")
                  if audio.get("damaged") else "clean, no decode errors"))
+    if audio.get("analysis_signal"):
+        rows.append(("Audio analysed", audio["analysis_signal"]))
+    for gap in audio.get("gaps") or []:
+        rows.append(("Timestamp gap", f"stream {gap['stream_index']}: {gap['length_s']:+.3f} s at {clock(gap['start'])}"
+                     + (" (filled with silence)" if gap.get("filled") else " (not filled)")))
+    for change in audio.get("format_changes") or []:
+        rows.append(("Format change", f"stream {change['stream_index']}: {change['what'].replace('_', ' ')} "
+                     f"{change.get('before') or ''} -> {change.get('after') or ''} at {clock(change['time'])}"))
     rows.append(("Decoded audio SHA-256", audio.get("pcm_sha256", "?")))
     rows += [
         ("Analysis started (UTC)", provenance.get("started_utc", "?")),
