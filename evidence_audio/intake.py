@@ -46,8 +46,11 @@ _CHUNK = 1 << 20
 GAP_TOLERANCE_S = 0.02  # timestamp jumps up to this are jitter, not gaps
 MAX_GAP_FILL_S = 3600.0  # a longer jump is reported but not filled (a broken timestamp, not a pause)
 SIGNAL_FLOOR_DBFS = -70.0  # a stream whose RMS level is below this carries no signal
-CANCEL_DB = -10.0  # channel mean this far below the channels' own energy: the channels cancel
+CANCEL_DB = -20.0  # channel mean this far below the channels' own energy: the channels cancel
+OUT_OF_PHASE_DB = -6.0  # below this (unrelated channels give -3 dB) the description says so
 SHORTFALL_TOLERANCE_S = 0.1  # promised minus decoded duration above this is a shortfall
+_BLOCK_SAMPLES = 1 << 23  # decoded audio is kept in blocks of this many samples: 32 MiB mono, above
+# glibc's largest mmap threshold, so that each block goes back to the system when freed
 
 
 @dataclass(frozen=True)
@@ -385,6 +388,8 @@ class _Placer:
         self.end = 0
         self._position = 0
         self._resampler = None
+        self._pending: list[np.ndarray] = []
+        self._pending_samples = 0
 
     def run(self, rate: int, skip_s: float) -> None:
         """Start a run of ``rate`` input, ``skip_s`` seconds (silence) after the end so far."""
@@ -398,15 +403,27 @@ class _Placer:
 
     def _put(self, block: np.ndarray) -> None:
         if len(block):
+            self._pending.append(block)
+            self._pending_samples += len(block)
+            if self._pending_samples >= _BLOCK_SAMPLES:
+                self._settle()
+
+    def _settle(self) -> None:
+        """Join the pending small blocks into one (a large allocation, returned to the system when freed)."""
+        if self._pending:
+            block = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
             self.blocks.append((self._position, block))
             self._position += len(block)
             self.end = max(self.end, self._position)
+            self._pending, self._pending_samples = [], 0
 
     def flush(self) -> None:
+        """End the run: the resampler's last samples out, every block settled (``end`` is then exact)."""
         if self._resampler is not None:
             empty = np.zeros((0,) if self.channels is None else (0, self.channels), dtype=np.float32)
             self._put(self._resampler.resample_chunk(empty, last=True))
             self._resampler = None
+        self._settle()
 
     def assemble(self, length: int | None = None) -> np.ndarray:
         """The whole timeline (zeros where nothing was placed); frees the blocks as it goes."""
@@ -687,7 +704,10 @@ def decode(container, path: Path, stream: int | None = None, picks: dict[int, in
                          f"of its channels is {-summary.mix_to_channels_db:.0f} dB below the channels themselves "
                          "(they cancel: one is polarity-inverted or out of phase)")
         elif summary.channels > 1:
-            parts.append(f"stream {index}: the mean of its {summary.channels} channels")
+            mix = summary.mix_to_channels_db
+            parts.append(f"stream {index}: the mean of its {summary.channels} channels"
+                         + (f" ({-mix:.0f} dB below the channels themselves: they are partly out of phase)"
+                            if mix is not None and mix < OUT_OF_PHASE_DB else ""))
     description = why + ("; " + "; ".join(parts) if parts else "")
     for index in chosen:
         states[index].analysis.flush()
@@ -712,7 +732,7 @@ def decode(container, path: Path, stream: int | None = None, picks: dict[int, in
         native_channels=first.channels,
         native_samples=first.native_samples,
         pcm_sha256=hashlib.sha256(identity_text(decoded).encode("utf-8")).hexdigest(),
-        analysis_sha256=hashlib.sha256(samples.astype("<f4", copy=False).tobytes()).hexdigest(),
+        analysis_sha256=hashlib.sha256(np.ascontiguousarray(samples, "<f4").data).hexdigest(),  # no copy
         decode_errors=sum(s.decode_errors for s in decoded),
         decode_stopped_early=stopped_early,
         packet_sha256=hashlib.sha256(identity_text(decoded, packets=True).encode("utf-8")).hexdigest(),

@@ -369,3 +369,25 @@ def test_analysis_signal_of_a_plain_file_is_unchanged(tmp_path):
     audio = take_in(EXAMPLES / "jfk.flac").audio
     assert audio.analysis_sha256 == "047ff9c991b6ad296268e323607b5c3e906395f10b5bdb086b8c12ba595b8e1b"
     assert len(audio.samples) == 11 * ANALYSIS_RATE and audio.gaps == [] and audio.shortfalls == []
+
+
+def test_analyze_stream_option_picks_one_stream_and_refuses_a_missing_one(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from evidence_audio.cli import main
+
+    samples, rate = jfk()
+    path = two_streams(tmp_path / "screen.mkv", np.zeros((12 * rate, 2), np.float32), samples[:, :1], rate)
+    quick = ["--no-diarize", "--no-events", "--no-authenticity", "--quiet", "--formats", "json,html"]
+    missing = CliRunner().invoke(main, ["analyze", str(path), "--stream", "7", "-o", str(tmp_path / "x"), *quick])
+    assert missing.exit_code == 4 and "not an audio stream" in missing.output
+    done = CliRunner().invoke(main, ["analyze", str(path), "--stream", "1", "-o", str(tmp_path / "out"), *quick])
+    assert done.exit_code == 0, done.output
+    record = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert record["provenance"]["settings"]["stream"] == 1
+    assert record["evidence"]["audio"]["analysed_streams"] == [1]
+    assert len(record["analysis"]["transcript"]["segments"]) >= 1
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "digital silence" in page and "not analysed" in page

@@ -260,13 +260,21 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
                      f" (container states {clock(container.get('duration_s'))})"),
         ("Container", f"{container.get('format_long_name', '?')} ({container.get('format', '?')})"),
     ]
+    decoded = {s.get("index"): s for s in audio.get("streams") or []}
     for stream in container.get("streams") or []:
         if stream.get("kind") == "audio":
+            got = decoded.get(stream.get("index")) or {}
+            level = got.get("rms_dbfs")
             rows.append((f"Audio stream {stream.get('index')}",
                          ", ".join(str(v) for v in (stream.get("codec_long_name") or stream.get("codec"),
                                                     stream.get("sample_rate") and f"{stream['sample_rate']} Hz",
                                                     stream.get("channel_layout")
-                                                    or (stream.get("channels") and f"{stream['channels']} ch"))
+                                                    or (stream.get("channels") and f"{stream['channels']} ch"),
+                                                    got and f"from {clock(got.get('start_time_s'))}, "
+                                                            f"{clock(got.get('decoded_duration_s'))} decoded",
+                                                    got and ("digital silence" if level is None
+                                                             else f"RMS {level:.1f} dBFS"),
+                                                    got and ("analysed" if got.get("analysed") else "not analysed"))
                                    if v)))
     for key, value in sorted((container.get("tags") or {}).items()):
         rows.append((f"Tag {key}", str(value)))
