@@ -44,7 +44,7 @@ from .errors import InputError, MediaError
 ANALYSIS_RATE = 16000
 _CHUNK = 1 << 20
 GAP_TOLERANCE_S = 0.02  # timestamp jumps up to this are jitter, not gaps
-MAX_GAP_FILL_S = 3600.0  # a longer jump is reported but not filled (a broken timestamp, not a pause)
+MAX_GAP_FILL_S = 3600.0  # gaps are filled up to this in all per stream; beyond, reported but not filled
 SIGNAL_FLOOR_DBFS = -70.0  # a stream whose RMS level is below this carries no signal
 CANCEL_DB = -20.0  # channel mean this far below the channels' own energy: the channels cancel
 OUT_OF_PHASE_DB = -6.0  # below this (unrelated channels give -3 dB) the description says so
@@ -448,6 +448,7 @@ class _StreamDecoder:
         self.first_nonfinite: float | None = None
         self.start: float | None = None
         self.clock = 0.0  # timeline time (s) of the next sample as placed (gaps filled included)
+        self.filled_s = 0.0  # seconds of gaps filled so far
         self.shift = 0.0  # added to a frame's time to place it (changed by overlaps and unfilled jumps)
         self.rate = self.layout = None
         self.energy = np.zeros(0)
@@ -494,22 +495,27 @@ class _StreamDecoder:
         skip = None
         if self.start is None:
             self.start = max(t or 0.0, 0.0)
+            if self.start > MAX_GAP_FILL_S:  # not believable as a late start: reported, not filled
+                self.gaps.append(Gap(self.index, 0.0, round(self.start, 3), False))
+                self.start = 0.0
             self.shift = self.start - (t or 0.0)
             self.clock, skip = self.start, self.start
         elif t is not None:
             jump = t + self.shift - self.clock
             if jump > GAP_TOLERANCE_S:
-                filled = jump <= MAX_GAP_FILL_S
+                filled = self.filled_s + jump <= MAX_GAP_FILL_S
                 self.gaps.append(Gap(self.index, round(self.clock, 3), round(jump, 3), filled))
                 if filled:
                     skip, self.clock = jump, self.clock + jump
+                    self.filled_s += jump
                 else:
                     self.shift -= jump
             elif jump < -GAP_TOLERANCE_S:
                 self.gaps.append(Gap(self.index, round(self.clock, 3), round(jump, 3), False))
                 self.shift -= jump
         if self.rate is not None and rate != self.rate:
-            self.changes.append(FormatChange(self.index, round(self.clock, 3), "sample_rate", f"{self.rate} Hz", f"{rate} Hz"))
+            self.changes.append(FormatChange(self.index, round(self.clock, 3), "sample_rate",
+                                             f"{self.rate} Hz", f"{rate} Hz"))
         if self.layout is not None and layout != self.layout:
             self.changes.append(FormatChange(self.index, round(self.clock, 3), "channel_layout", self.layout, layout))
         if skip is not None or rate != self.rate:
@@ -529,7 +535,8 @@ class _StreamDecoder:
         self.peak = max(self.peak, float(np.abs(data).max(initial=0.0)))
         self.count += n
         if self.analysis is not None:
-            self.analysis.add(mono if self.pick is None else np.ascontiguousarray(data[:, min(self.pick, channels - 1)]))
+            picked = None if self.pick is None else np.ascontiguousarray(data[:, min(self.pick, channels - 1)])
+            self.analysis.add(mono if picked is None else picked)
         if self.native_placer is not None:
             width = self.native_placer.channels
             if channels != width:  # another layout: its channel mean in every channel
@@ -687,6 +694,8 @@ def decode(container, path: Path, stream: int | None = None, picks: dict[int, in
     if not any(s.native_samples for s in decoded):
         raise MediaError(f"no audio could be decoded from {path}")
     if stream is not None:
+        if not any(s.index == stream and s.native_samples for s in decoded):
+            raise MediaError(f"audio stream {stream} of {path} holds no decodable audio")
         chosen = [stream]
         why = f"stream {stream} only, as asked (--stream)"
     else:
