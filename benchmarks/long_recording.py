@@ -6,6 +6,7 @@ pipeline runs on it with the embedded defaults, then every report format is writ
 samples the process's resident memory every 0.2 s and keeps the peak of each stage.
 
     .venv/bin/python benchmarks/long_recording.py --minutes 30
+    .venv/bin/python benchmarks/long_recording.py --minutes 240 --intake-only   # decoding and hashing alone
 """
 
 from __future__ import annotations
@@ -105,9 +106,21 @@ def timed_stages(watch: MemoryWatch) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--intake-only", action="store_true",
+                        help="Only decode and hash (take_in): its wall time and peak memory.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="long-recording-") as folder:
         path = build_recording(args.minutes, Path(folder))
+        if args.intake_only:
+            with MemoryWatch() as watch:
+                before = watch.process.memory_info().rss / 2**20
+                with watch.watching("intake"):
+                    intake = pipeline.take_in(path)
+            print(json.dumps({"minutes": args.minutes, "file_mib": round(path.stat().st_size / 2**20),
+                              "analysis_signal_mib": round(intake.audio.samples.nbytes / 2**20),
+                              "rss_before_mib": round(before), "intake_peak_rss_mib": round(watch.peaks["intake"]),
+                              "intake_seconds": round(watch.seconds["intake"], 1)}, indent=1))
+            return
         with MemoryWatch() as watch:
             timed_stages(watch)
             with watch.watching("analysis"):

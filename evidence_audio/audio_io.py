@@ -13,18 +13,19 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .errors import MediaError, OutputError
-from .intake import _interleaved_float32, _open_container, check_input, open_read_only
+from .errors import OutputError
+from .intake import decode_file
 
 
 @dataclass(frozen=True)
 class NativeAudio:
-    """Every channel of the first audio stream at its own rate, as decoded."""
+    """Every channel of one audio stream at its own rate, as decoded, on the file's timeline."""
 
     samples: np.ndarray  # float32, shape (n, channels)
     sample_rate: int
     sample_format: str  # FFmpeg's name of the stream's sample format, e.g. "s16"
     codec: str
+    stream_index: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -41,26 +42,15 @@ FORMATS = {
 }
 
 
-def decode_native(path: str | Path) -> NativeAudio:
-    """Decode the first audio stream without downmix or resampling."""
-    path = Path(path)
-    check_input(path)
-    with open_read_only(path) as handle:
-        container = _open_container(handle, path)
-        try:
-            if not container.streams.audio:
-                raise MediaError(f"no audio stream in {path}")
-            stream = container.streams.audio[0]
-            rate = stream.codec_context.sample_rate
-            fmt = stream.codec_context.format.name if stream.codec_context.format else "flt"
-            pieces = [_interleaved_float32(f) for f in container.decode(stream) if f.sample_rate == rate]
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"cannot decode {path}: {exc}") from None
-        finally:
-            container.close()
-    if not pieces:
-        raise MediaError(f"no audio could be decoded from {path}")
-    return NativeAudio(np.concatenate(pieces), rate, fmt, stream.codec_context.name)
+def decode_native(path: str | Path, stream: int | None = None) -> NativeAudio:
+    """Every channel of the analysed audio stream (``stream``, or the first the analysis uses) at its
+    first sample rate, on the file's timeline: decoded by ``intake.decode`` (the one decoding path),
+    so a later rate is resampled to it (soxr HQ), gaps are silence and a late start is leading
+    silence. Raises InputError (3) or MediaError (4)."""
+    audio = decode_file(path, stream, native=True)
+    codec = next(s.codec for s in audio.streams if s.index == audio.stream_index)
+    return NativeAudio(audio.native, audio.native_sample_rate, audio.native_format, codec or "unknown",
+                       audio.stream_index)
 
 
 # lossless formats can keep the evidence's own sample format

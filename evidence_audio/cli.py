@@ -99,11 +99,15 @@ def main() -> None:
 @click.option("--record-path", is_flag=True,
               help="Record the recording's full path in the report (default: its file name only, so a "
                    "published report does not reveal the examiner's folders).")
+@click.option("--stream", "stream", type=click.IntRange(min=0), metavar="N",
+              help="Analyse only audio stream N (its index in the report's streams); default: every audio "
+                   "stream that carries signal, mixed on the timeline.")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, record_path: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
             max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
-            engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
+            engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool,
+            stream: int | None) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
     from .progress import for_stderr as progress_for_stderr
@@ -116,7 +120,7 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
                         diarization_pipeline=diarization_pipeline, events=detect_events,
                         authenticity=authenticity, engine=engine,
                         model=whisper_model, language=language, translate=translate, speech_only=not all_audio,
-                        record_path=record_path)
+                        record_path=record_path, stream=stream)
     out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
     with progress_for_stderr(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)

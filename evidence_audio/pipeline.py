@@ -37,6 +37,7 @@ class Settings:
     events: bool = True  # distress sound events and transcript cues (thresholds: in the events block)
     authenticity: bool = True  # metadata, discontinuity and mains-hum indicators (with their limits)
     record_path: bool = False  # provenance.input_path: the full path; default the file name only
+    stream: int | None = None  # analyse only this audio stream; None: every stream that carries signal
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
@@ -53,7 +54,7 @@ def analyze_with_audio(path: str | Path, settings: Settings,
     progress = progress or NoProgress()
     check_media(path)  # a bad input fails here, in one line, before any stage is shown
     with progress.stage("decoding and hashing"):
-        intake = take_in(path)
+        intake = take_in(path, settings.stream)
     provenance = Provenance(
         input_path=str(Path(path).absolute()) if settings.record_path else Path(path).name,
         observed=intake.observed,

@@ -203,7 +203,7 @@ def redact(intake: Intake, operations: list[Operation], suffix: str | None = Non
     """(derivative file name, its bytes, sealed derivation record)."""
     if not operations:
         raise UsageError("nothing to redact: give --ranges, --speaker or --words")
-    audio = decode_native(intake.path)
+    audio = decode_native(intake.path, intake.audio.stream_index)
     for op in operations:
         if op.start >= audio.duration_s:
             raise UsageError(f"range {op.start:.3f}-{op.end:.3f} s starts after the end of the recording "

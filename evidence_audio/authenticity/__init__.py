@@ -24,11 +24,11 @@ def indicators(intake: Intake, mains_hz: int | None = None, native: bool = True)
     a long recording (zero runs then lose about a millisecond at each end to the resampler).
     """
     if native:
-        pcm = decode_native(intake.path)
+        pcm = decode_native(intake.path, intake.audio.stream_index)
         samples, rate, source = pcm.samples, pcm.sample_rate, "native PCM, every channel"
     else:
         samples, rate, source = intake.audio.samples[:, None], intake.audio.sample_rate, "16 kHz mono analysis signal"
-    discontinuities = discontinuity.examine(intake.audio.samples, samples, rate)
+    discontinuities = discontinuity.examine(intake.audio.samples, samples, rate, intake.audio.gaps)
     discontinuities["dc_and_zero_runs_from"] = source
     return {
         "statement": STATEMENT,

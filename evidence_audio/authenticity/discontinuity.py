@@ -215,10 +215,20 @@ def digital_zero_runs(native: np.ndarray, rate: int) -> list[dict]:
     return runs
 
 
-def examine(samples: np.ndarray, native: np.ndarray, native_rate: int) -> dict:
-    """Discontinuity candidates of a recording (16 kHz mono analysis signal and native PCM)."""
+def timestamp_gaps(gaps) -> list[dict]:
+    """The intake's jumps in stream timestamps (``intake.Gap``) as candidates: a hole or an overlap in
+    the file's own timeline, where a player skips or repeats; gaps were filled with silence."""
+    return [{"time": seconds(g.start), "end": seconds(g.start + max(g.length_s, 0.0)), "kind": "timestamp_gap",
+             "strength": seconds(g.length_s), "unit": "s",
+             "detail": (f"stream {g.stream_index}: timestamps jump {g.length_s:+.3f} s"
+                        + (" (filled with silence)" if g.filled else " (not filled)"))} for g in gaps]
+
+
+def examine(samples: np.ndarray, native: np.ndarray, native_rate: int, gaps=()) -> dict:
+    """Discontinuity candidates of a recording (16 kHz mono analysis signal and native PCM, and the
+    intake's timestamp gaps)."""
     candidates = (background_jumps(samples) + dc_jumps(native, native_rate) + waveform_steps(samples)
-                  + digital_zero_runs(native, native_rate))
+                  + digital_zero_runs(native, native_rate) + timestamp_gaps(gaps))
     candidates.sort(key=lambda c: (c["time"], c["kind"]))
     kinds = sorted({c["kind"] for c in candidates})
     return {

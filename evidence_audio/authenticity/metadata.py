@@ -106,6 +106,13 @@ def examine(intake: Intake) -> dict:
     if audio.decode_errors or audio.decode_stopped_early:
         layout_notes.append(f"{audio.decode_errors} decoding errors"
                             + (", decoding stopped early" if audio.decode_stopped_early else ""))
+    layout_notes += [f"stream {c.stream_index}: " + (f"an ID3 tag inside the stream at {c.time:.3f} s (files joined?)"
+                     if c.what == "id3_tag" else f"{c.what.replace('_', ' ')} {c.before} -> {c.after} at {c.time:.3f} s")
+                     for c in audio.format_changes]
+    layout_notes += [f"stream {g.stream_index}: timestamps jump {g.length_s:+.3f} s at {g.start:.3f} s" for g in audio.gaps]
+    layout_notes += [f"{f.what} promises {f.promised_s:.3f} s, {f.decoded_s:.3f} s decoded" for f in audio.shortfalls]
+    if audio.nonfinite_samples:
+        layout_notes.append(f"{audio.nonfinite_samples} non-finite samples (NaN/Inf), replaced with 0")
     findings.append(_finding(
         "stream layout", {"streams": kinds, "sample_rate": audio.native_sample_rate,
                           "channels": audio.native_channels, "format": container.format_name},

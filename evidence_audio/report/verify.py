@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 from referencing import Registry, Resource
 
-from ..errors import InputError, UsageError
+from ..errors import InputError, MediaError, UsageError
 from ..intake import check_input, decode_file, hash_file
 from .canonical import INTEGRITY_KEY, integrity_digest, render
 from .formats import manifest
@@ -107,13 +107,43 @@ def check_recording(record: dict, recording: Path) -> list[Check]:
         got = getattr(facts, algorithm)
         checks.append(Check(f"recording {algorithm}", got == expected.get(algorithm),
                             got if got == expected.get(algorithm) else f"{got} (report: {expected.get(algorithm)})"))
-    if facts.sha256 != expected.get("sha256"):
-        pcm = decode_file(recording).pcm_sha256
-        same = pcm == evidence.get("audio", {}).get("pcm_sha256")
-        checks.append(Check("decoded audio", same,
-                            "a different file holding the same decoded audio (re-wrapped copy)" if same
-                            else "different decoded audio"))
+    checks += audio_identity_checks(evidence.get("audio", {}), recording, facts.sha256 == expected.get("sha256"))
     return checks
+
+
+LEGACY_PCM_DEFINITION = "f32le, native rate and channels, interleaved, before downmix or resampling"
+
+
+def audio_identity_checks(audio: dict, recording: Path, same_file: bool) -> list[Check]:
+    """Decode the recording and compare its decoded-audio and packet identities with the report's.
+
+    The same file must match both (a report edited to claim another file's hashes fails here); a
+    different file is "the same audio" only when one identity matches exactly, and the check says which.
+    """
+    try:
+        decoded = decode_file(recording)
+    except MediaError as exc:
+        return [Check("decoded audio", False, f"the recording cannot be decoded: {exc}")]
+    pcm = decoded.pcm_sha256
+    if audio.get("pcm_definition") == LEGACY_PCM_DEFINITION and decoded.streams:  # reports before packet_sha256
+        pcm = decoded.streams[0].pcm_sha256
+    same_pcm, same_packets = pcm == audio.get("pcm_sha256"), decoded.packet_sha256 == audio.get("packet_sha256")
+    if same_file:
+        return [Check("decoded audio identity", same_pcm, "every sample of every audio stream matches the report"
+                      if same_pcm else f"{pcm} (report: {audio.get('pcm_sha256')}): the report does not "
+                      "describe this file's audio"),
+                Check("packet identity", same_packets or "packet_sha256" not in audio,
+                      "every audio packet matches the report" if same_packets else
+                      "not in this older report" if "packet_sha256" not in audio else
+                      f"{decoded.packet_sha256} (report: {audio.get('packet_sha256')})")]
+    if same_pcm:
+        return [Check("decoded audio", True, "a different file holding the same decoded audio "
+                      "(decoded-audio identity matches: every sample of every audio stream)")]
+    if same_packets:
+        return [Check("audio packets", True, "a different file holding the same audio, re-wrapped (packet identity "
+                      "matches: every audio packet's payload; decoded samples differ, e.g. by a container's trim)")]
+    return [Check("decoded audio", False, "different audio: neither the decoded-audio identity nor the packet "
+                  "identity matches")]
 
 
 def check_folder(folder: Path, required: bool) -> list[Check]:

@@ -271,19 +271,39 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
                      f" (container states {clock(container.get('duration_s'))})"),
         ("Container", f"{container.get('format_long_name', '?')} ({container.get('format', '?')})"),
     ]
+    decoded = {s.get("index"): s for s in audio.get("streams") or []}
     for stream in container.get("streams") or []:
         if stream.get("kind") == "audio":
+            got = decoded.get(stream.get("index")) or {}
+            level = got.get("rms_dbfs")
             rows.append((f"Audio stream {stream.get('index')}",
                          ", ".join(str(v) for v in (stream.get("codec_long_name") or stream.get("codec"),
                                                     stream.get("sample_rate") and f"{stream['sample_rate']} Hz",
                                                     stream.get("channel_layout")
-                                                    or (stream.get("channels") and f"{stream['channels']} ch"))
+                                                    or (stream.get("channels") and f"{stream['channels']} ch"),
+                                                    got and f"from {clock(got.get('start_time_s'))}, "
+                                                            f"{clock(got.get('decoded_duration_s'))} decoded",
+                                                    got and ("digital silence" if level is None
+                                                             else f"RMS {level:.1f} dBFS"),
+                                                    got and ("analysed" if got.get("analysed") else "not analysed"))
                                    if v)))
     for key, value in sorted((container.get("tags") or {}).items()):
         rows.append((f"Tag {key}", str(value)))
     rows.append(("Decoding", "damaged: " + f"{audio.get('decode_errors', 0)} decode errors"
                  + (", stopped early" if audio.get("decode_stopped_early") else "")
+                 + "".join(f"; {f['what']} promises {f['promised_s']} s, {f['decoded_s']} s decoded"
+                           for f in audio.get("shortfalls") or [])
+                 + (f"; {audio['nonfinite_samples']} NaN/Inf samples replaced with 0"
+                    if audio.get("nonfinite_samples") else "")
                  if audio.get("damaged") else "clean, no decode errors"))
+    if audio.get("analysis_signal"):
+        rows.append(("Audio analysed", audio["analysis_signal"]))
+    for gap in audio.get("gaps") or []:
+        rows.append(("Timestamp gap", f"stream {gap['stream_index']}: {gap['length_s']:+.3f} s at {clock(gap['start'])}"
+                     + (" (filled with silence)" if gap.get("filled") else " (not filled)")))
+    for change in audio.get("format_changes") or []:
+        rows.append(("Format change", f"stream {change['stream_index']}: {change['what'].replace('_', ' ')} "
+                     f"{change.get('before') or ''} -> {change.get('after') or ''} at {clock(change['time'])}"))
     rows.append(("Decoded audio SHA-256", audio.get("pcm_sha256", "?")))
     rows += [
         ("Analysis started (UTC)", provenance.get("started_utc", "?")),
