@@ -62,7 +62,7 @@ class ModelUse:
 
 
 def store_dir() -> Path:
-    return Path(os.environ.get("EVIDENCE_AUDIO_MODEL_DIR", REPO_MODELS / "store"))
+    return Path(os.environ.get("EVIDENCE_AUDIO_MODEL_DIR") or REPO_MODELS / "store")  # empty means unset
 
 
 @lru_cache(maxsize=1)
