@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import EvidenceError
+from ..escaping import lossless
 from ..intake import decode_file
 from ..report.canonical import score, seconds
 from .detector import CLASSIFIER_MODEL, DistressDetector
@@ -25,7 +26,7 @@ def triage(paths: Iterable[Path], emit: Callable[[str], None], warn: Callable[[s
             status = exc.exit_code
             continue
         for event in detector.detect(samples):
-            emit(json.dumps({"file": str(path), "class": event.label, "start": seconds(event.start),
+            emit(json.dumps({"file": lossless(str(path)), "class": event.label, "start": seconds(event.start),
                              "end": seconds(event.end), "score": score(event.score),
                              "model": CLASSIFIER_MODEL}, ensure_ascii=False))
     return status

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...escaping import printable
+
 LOW_CONFIDENCE = 0.5  # a word below this recogniser probability is marked in the reports
 
 
@@ -249,9 +251,9 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
     hashes = evidence.get("hashes") or {}
     tool = provenance.get("tool") or {}
     rows = [
-        ("Case", provenance.get("case") or "(not given)"),
-        ("Examiner", provenance.get("examiner") or "(not given)"),
-        ("File name", evidence.get("file_name", "?")),
+        ("Case", printable(provenance.get("case") or "(not given)")),
+        ("Examiner", printable(provenance.get("examiner") or "(not given)")),
+        ("File name", printable(evidence.get("file_name", "?"))),
         ("Size", f"{evidence.get('size_bytes', '?')} bytes"),
         ("SHA-256", hashes.get("sha256", "?")),
         ("SHA-1", hashes.get("sha1", "?")),
@@ -269,7 +271,7 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
                                                     or (stream.get("channels") and f"{stream['channels']} ch"))
                                    if v)))
     for key, value in sorted((container.get("tags") or {}).items()):
-        rows.append((f"Tag {key}", str(value)))
+        rows.append((f"Tag {printable(key)}", printable(value)))  # a tag never starts a line of its own
     rows.append(("Decoding", "damaged: " + f"{audio.get('decode_errors', 0)} decode errors"
                  + (", stopped early" if audio.get("decode_stopped_early") else "")
                  if audio.get("damaged") else "clean, no decode errors"))
@@ -314,7 +316,7 @@ def authenticity(record: dict) -> Authenticity | None:
     return Authenticity(
         block.get("statement", ""),
         [(p.get("indicator", "?"), p.get("summary", ""), p.get("can_show", ""), p.get("cannot_show", "")) for p in parts],
-        [(f.get("check", "?"), f.get("note", ""), bool(f.get("attention")))
+        [(f.get("check", "?"), printable(f.get("note", "")), bool(f.get("attention")))
          for f in (block.get("metadata") or {}).get("findings") or []],
         [(c.get("time") or 0.0, c.get("kind", "?").replace("_", " "), c.get("detail", ""))
          for c in (block.get("discontinuities") or {}).get("candidates") or []],
