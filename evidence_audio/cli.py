@@ -286,7 +286,7 @@ def models_install(names: tuple[str, ...]) -> None:
     from . import models as registry
 
     for name in names or sorted(registry.load_manifest()):
-        click.echo(f"{name}: {registry.install(name)}")
+        _echo(f"{name}: {registry.install(name)}")
 
 
 @models.command("verify")
@@ -299,7 +299,7 @@ def models_verify() -> None:
     for name in sorted(registry.load_manifest()):
         try:
             use = registry.verify(name)
-            click.echo(f"PASS  {name} ({len(use.files)} files)")
+            _echo(f"PASS  {name} ({len(use.files)} files)")
         except EvidenceError as exc:
             failed += 1
             _echo(f"FAIL  {name}: {exc}")

@@ -14,8 +14,8 @@ import io
 import json
 import re
 import struct
-from datetime import datetime, timezone
 import unicodedata
+from datetime import datetime, timezone
 from pathlib import Path
 
 import matplotlib
@@ -92,7 +92,7 @@ class _Report(FPDF):
         self.set_auto_page_break(True, margin=18)
         self.set_margins(15, 15, 15)
         # characters that are drawn (control characters are shown escaped) and that DejaVu lacks
-        lacking = {c for c in characters if unicodedata.category(c)[0] not in "CZ"
+        lacking = {c for c in characters if unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp")
                    and ord(c) not in self.fonts["dejavu"].cmap}
         fallbacks = []
         for number, path in enumerate(FALLBACK_FONTS):

@@ -289,7 +289,7 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
 
 def model_rows(record: dict) -> list[tuple[str, str, str]]:
     """(model, file, sha256) for every model weight file the analysis loaded."""
-    return [(f"{m.get('name', '?')} ({m.get('engine', '?')})", path, sha)
+    return [(printable(f"{m.get('name', '?')} ({m.get('engine', '?')})"), printable(path), sha)
             for m in (record.get("provenance") or {}).get("models") or []
             for path, sha in sorted((m.get("files") or {}).items())]
 
