@@ -72,7 +72,7 @@ def one_line_errors(func):
             _fail(f"internal error: {type(exc).__name__}: {exc} (set EVIDENCE_AUDIO_DEBUG=1 for details)", 1)
         finally:
             for signum, handler in previous.items():
-                signal.signal(signum, handler)
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
     return wrapper
 

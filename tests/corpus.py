@@ -1,6 +1,6 @@
 """A corpus of odd inputs made from the shipped examples: damaged, hostile, strange or simply unusual.
 
-:func:`cases` names every input (at import, for test ids); :func:`build` writes them into a folder.
+:func:`cases` names every input (at import, for test ids); each case's ``make`` writes it into a folder.
 Each case is made from two seconds of ``examples/jfk.flac`` (and ``examples/sample.wav`` for stereo)
 encoded as WAV, FLAC, MP3, Ogg Opus and M4A, then truncated at many offsets, with bytes flipped in
 the header and the body, with zeros written over the body, or re-made with odd WAV headers (huge
@@ -15,8 +15,11 @@ this process, with click's test runner, and returns what the evidence rules are 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import shutil
 import struct
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -93,8 +96,6 @@ _BASES: dict[str, bytes] = {}
 def base(kind: str) -> bytes:
     """Two seconds of speech in one of the base formats, made once."""
     if kind not in _BASES:
-        import tempfile
-
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / f"base.{kind}"
             if kind == "wav":
@@ -158,8 +159,6 @@ def _with(index: int, value: float) -> Callable[[], np.ndarray]:
 
 def _soundfile(subtype: str, fmt: str = "WAV") -> Callable[[], bytes]:
     def data() -> bytes:
-        import io
-
         buffer = io.BytesIO()
         soundfile.write(buffer, clip()[:, 0], RATE, subtype=subtype, format=fmt)
         return buffer.getvalue()
@@ -279,7 +278,8 @@ def cases() -> list[Case]:
     names = {
         "name-spaces": "a recording with spaces .wav", "name-leading-dash": "-rf.wav", "name-double-dash": "--help.wav",
         "name-newline": "x\nRecording SHA-256: 0000.wav", "name-escape": "\x1b[31mred\x1b[0m\x07.wav",
-        "name-not-utf8": b"bad\xff\xfe.wav", "name-cjk": "会议录音 東京 회의.wav", "name-rtl-override": "evil\u202evaw.exe.wav",
+        "name-not-utf8": b"bad\xff\xfe.wav", "name-cjk": "会议录音 東京 회의.wav",
+        "name-rtl-override": "evil\u202evaw.exe.wav",
         "name-255-bytes": "n" * 251 + ".wav", "name-only-spaces": "   ", "name-carriage-return": "a\rb.wav",
         "name-tab": "a\tb.wav", "name-percent": "%s%n%x{0}.wav", "name-quotes": "'\"$(echo x)`id`.wav",
     }
@@ -352,8 +352,6 @@ def run(path: Path, command: str, work: Path) -> Outcome:
         result.exception, SystemExit) else "")
     if result.exit_code == 0 and command == "analyze":
         assert (out / "report.json").is_file() and (out / "manifest.sha256").is_file()
-        import shutil
-
         shutil.rmtree(out)
     added = tuple(name for folder, names in folders.items() for name in sorted(set(listing(folder)) - set(names)))
     return Outcome(command, result.exit_code, result.stdout, stderr, before, state(path), added)

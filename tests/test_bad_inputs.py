@@ -1,4 +1,4 @@
-"""A corpus of 300 odd inputs (tests/corpus.py) through the fast path: every one is refused or analysed
+"""A corpus of over 300 odd inputs (tests/corpus.py) through the fast path: every one is refused or analysed
 by the evidence rules: a documented exit code, at most one line on stderr, no traceback, no control
 character on the terminal, nothing left behind, the input unchanged (hash and modification time).
 

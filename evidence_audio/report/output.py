@@ -158,8 +158,8 @@ def write_folder(out_dir: Path, files: dict[str, bytes], overwrite: bool = False
     Ctrl-C, SIGTERM or SIGHUP (whatever raises out of it) leaves nothing: the hidden
     ``.<name>.partial-*`` folder is removed, and stop signals are held back while it is made, swapped
     into place or removed, so none lands between two steps. A crash of the machine leaves at most that
-    hidden folder, never a report folder that looks complete. ``inputs`` are the evidence files the output must never touch;
-    the rules of :func:`check_output_folder` apply (OutputError, exit 7).
+    hidden folder, never a report folder that looks complete. ``inputs`` are the evidence files the
+    output must never touch; the rules of :func:`check_output_folder` apply (OutputError, exit 7).
     """
     out_dir = check_output_folder(out_dir, inputs, overwrite)
     parent = out_dir.parent
