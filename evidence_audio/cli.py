@@ -5,24 +5,42 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import EvidenceError
+from .errors import EvidenceError, Interrupted
+from .escaping import printable
 
 EXIT_CODES = """\b
 Exit codes: 0 success; 1 internal error; 2 usage error; 3 input missing or unreadable;
 4 not decodable audio; 5 verification failed; 6 model missing or altered;
 7 output cannot be written; 8 compare: the clip was not found in the original;
-130 interrupted; 141 output pipe closed by the reader (e.g. head), quietly as Unix tools do."""
+129 hung up (SIGHUP); 130 interrupted (Ctrl-C); 141 output pipe closed by the reader (e.g. head),
+quietly as Unix tools do; 143 terminated (SIGTERM)."""
+
+
+# Paths are checked by the library (one line, exit 3 or 7), not by click's usage error (exit 2).
+PATH = click.Path(path_type=Path, readable=False)
+
+
+def _echo(*lines: str, err: bool = False) -> None:
+    """Print each line with its control characters and escape sequences made visible (names come from the evidence)."""
+    for line in lines:
+        click.echo(printable(line), err=err)
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"evidence-audio: error: {message}", err=True)
+    _echo(f"evidence-audio: error: {message}", err=True)
     sys.exit(code)
+
+
+def _stop(signum: int, frame) -> None:
+    raise Interrupted(signum)
 
 
 def _format_names(value: str) -> tuple[str, ...]:
@@ -39,6 +57,9 @@ def one_line_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        # SIGTERM and SIGHUP stop the command as Ctrl-C does: partial output is removed on the way out
+        previous = ({signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+                    if threading.current_thread() is threading.main_thread() else {})
         try:
             try:
                 return func(*args, **kwargs)
@@ -49,14 +70,18 @@ def one_line_errors(func):
             sys.exit(141)
         except EvidenceError as exc:
             _fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            _fail("interrupted; no report was written", 130)
+        except KeyboardInterrupt as exc:
+            code = getattr(exc, "exit_code", 130)
+            _fail(f"interrupted ({signal.Signals(code - 128).name}); nothing half-written was left", code)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence for a clean exit
             if os.environ.get("EVIDENCE_AUDIO_DEBUG"):
                 raise
             _fail(f"internal error: {type(exc).__name__}: {exc} (set EVIDENCE_AUDIO_DEBUG=1 for details)", 1)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
     return wrapper
 
@@ -68,8 +93,8 @@ def main() -> None:
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("recording", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Report folder (default: ./<file>.evidence).")
+@click.argument("recording", type=PATH)
+@click.option("-o", "--output", type=PATH, help="Report folder (default: ./<file>.evidence).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing report folder.")
 @click.option("--case", help="Case reference, recorded in the report.")
 @click.option("--examiner", help="Examiner name, recorded in the report.")
@@ -126,51 +151,50 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
         record, samples = analyze_with_audio(recording, settings, progress)
         out = write_report(record, out_dir, overwrite=overwrite, samples=samples, formats=formats,
                            progress=progress, inputs=[recording])
-    click.echo(f"report: {out}")
-    click.echo(f"integrity sha256: {record['integrity']['digest']}")
+    _echo(f"report: {out}", f"integrity sha256: {record['integrity']['digest']}")
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("report", type=click.Path(path_type=Path))
-@click.argument("recording", type=click.Path(path_type=Path), required=False)
+@click.argument("report", type=PATH)
+@click.argument("recording", type=PATH, required=False)
 @one_line_errors
 def verify(report: Path, recording: Path | None) -> None:
     """Check REPORT (report.json or its folder) and, given it, that RECORDING is the file it describes."""
     from .report.verify import verify as run
 
     checks = run(report, recording)
-    for check in checks:
-        click.echo(check.line())
+    _echo(*(check.line() for check in checks))
     failed = [c for c in checks if not c.passed]
-    click.echo(f"{'VERIFIED' if not failed else 'NOT VERIFIED'}: {len(checks) - len(failed)} of {len(checks)} checks passed")
+    _echo(f"{'VERIFIED' if not failed else 'NOT VERIFIED'}: {len(checks) - len(failed)} of {len(checks)} checks passed")
     sys.exit(5 if failed else 0)
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("recording", type=click.Path(path_type=Path))
+@click.argument("recording", type=PATH)
 @one_line_errors
 def probe(recording: Path) -> None:
     """Print the evidence block (hashes, container metadata, decoded audio) as JSON."""
+    from .escaping import lossless
     from .intake import take_in
     from .report.record import evidence_block
 
-    click.echo(json.dumps(evidence_block(take_in(recording)), indent=2, ensure_ascii=False))
+    _echo(*json.dumps(lossless(evidence_block(take_in(recording))), indent=2, ensure_ascii=False).split("\n"))
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("recordings", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("recordings", nargs=-1, required=True, type=PATH)
 @one_line_errors
 def events(recordings: tuple[Path, ...]) -> None:
     """Quick triage: scream, shout and cry events of each RECORDING, one JSON line per event."""
     from .events.triage import triage
 
-    sys.exit(triage(recordings, click.echo, lambda line: click.echo(line, err=True)))
+    sys.exit(triage(recordings, _echo, lambda line: _echo(line, err=True)))
 
 
 @main.command("compare", epilog=EXIT_CODES)
-@click.argument("original", type=click.Path(path_type=Path))
-@click.argument("clip", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.argument("original", type=PATH)
+@click.argument("clip", type=PATH)
+@click.option("-o", "--output", type=PATH,
               help="Folder for compare.json and compare.png (default: ./<clip>.compare).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print compare.json on stdout instead of a summary.")
@@ -184,14 +208,14 @@ def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool
     out_dir = check_output_folder(output or Path.cwd() / f"{clip.name}.compare", [original, clip], overwrite)
     record, files = compare_files(original, clip)
     out = write_folder(out_dir, files, overwrite=overwrite, inputs=[original, clip])
-    click.echo(files["compare.json"].decode("utf-8") if as_json else "\n".join(summary(record["comparison"])))
-    click.echo(f"written: {out}", err=as_json)
+    _echo(*(files["compare.json"].decode("utf-8").split("\n") if as_json else summary(record["comparison"])))
+    _echo(f"written: {out}", err=as_json)
     sys.exit(0 if record["comparison"]["found"] else 8)
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("recording", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.argument("recording", type=PATH)
+@click.option("-o", "--output", type=PATH,
               help="Folder for indicators.json and enf.png (default: ./<file>.indicators).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @click.option("--mains", type=click.Choice(["50", "60"]), help="Mains frequency to trace (default: the stronger).")
@@ -205,23 +229,23 @@ def indicators(recording: Path, output: Path | None, overwrite: bool, mains: str
     out_dir = check_output_folder(output or Path.cwd() / f"{recording.name}.indicators", [recording], overwrite)
     record, files = indicator_files(recording, int(mains) if mains else None)
     out = write_folder(out_dir, files, overwrite=overwrite, inputs=[recording])
-    click.echo(files["indicators.json"].decode("utf-8") if as_json else "\n".join(summary(record["authenticity"])))
-    click.echo(f"written: {out}", err=as_json)
+    _echo(*(files["indicators.json"].decode("utf-8").split("\n") if as_json else summary(record["authenticity"])))
+    _echo(f"written: {out}", err=as_json)
 
 
 @main.command(epilog=EXIT_CODES)
-@click.argument("recording", type=click.Path(path_type=Path))
+@click.argument("recording", type=PATH)
 @click.option("--ranges", help="Ranges to redact, START-END, comma-separated, times as the reports print them: "
                                  "1.5-3.2, 0:45-0:50.4, 00:01:02.250-00:01:05.000.")
 @click.option("--speaker", help="Disguise (or --mode) every turn of this speaker; needs --report.")
-@click.option("--report", "report_path", type=click.Path(path_type=Path), help="report.json of RECORDING.")
-@click.option("--words-from", type=click.Path(path_type=Path), help="report.json whose transcript words to redact.")
+@click.option("--report", "report_path", type=PATH, help="report.json of RECORDING.")
+@click.option("--words-from", type=PATH, help="report.json whose transcript words to redact.")
 @click.option("--words", help="Comma-separated words to redact (with --words-from).")
 @click.option("--mode", type=click.Choice(["bleep", "mute", "disguise"]),
               help="What to do (default: bleep for ranges and words, disguise for a speaker).")
 @click.option("--format", "suffix", type=click.Choice(["wav", "flac", "mp3", "m4a", "opus"]),
               help="Output format (default: the input's if wav or flac, else wav).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Output folder (default: ./<file>.redacted).")
+@click.option("-o", "--output", type=PATH, help="Output folder (default: ./<file>.redacted).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
 @one_line_errors
 def redact(recording: Path, ranges: str | None, speaker: str | None, report_path: Path | None,
@@ -250,8 +274,8 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
                        for a, b, w in word_ranges(load_report(words_from, intake), words.split(","))]
     name, data, record = run(intake, operations, f".{suffix}" if suffix else None)
     out = write_folder(out_dir, {name: data, "derivation.json": render(record)}, overwrite=overwrite, inputs=evidence)
-    click.echo(f"{len(record['operations'])} operation{'' if len(record['operations']) == 1 else 's'}; written: {out / name}")
-    click.echo(f"derivative sha256: {record['derivative']['sha256']}")
+    _echo(f"{len(record['operations'])} operation{'' if len(record['operations']) == 1 else 's'}; written: {out / name}",
+          f"derivative sha256: {record['derivative']['sha256']}")
 
 
 @main.group()
@@ -271,7 +295,7 @@ def models_list() -> None:
             state = "ok"
         except EvidenceError as exc:
             state = f"NOT READY ({exc})"
-        click.echo(f"{name:28} {spec.engine:16} {state}")
+        _echo(f"{name:28} {spec.engine:16} {state}")
 
 
 @models.command("install")
@@ -282,7 +306,7 @@ def models_install(names: tuple[str, ...]) -> None:
     from . import models as registry
 
     for name in names or sorted(registry.load_manifest()):
-        click.echo(f"{name}: {registry.install(name)}")
+        _echo(f"{name}: {registry.install(name)}")
 
 
 @models.command("verify")
@@ -295,10 +319,10 @@ def models_verify() -> None:
     for name in sorted(registry.load_manifest()):
         try:
             use = registry.verify(name)
-            click.echo(f"PASS  {name} ({len(use.files)} files)")
+            _echo(f"PASS  {name} ({len(use.files)} files)")
         except EvidenceError as exc:
             failed += 1
-            click.echo(f"FAIL  {name}: {exc}")
+            _echo(f"FAIL  {name}: {exc}")
     sys.exit(6 if failed else 0)
 
 

@@ -41,3 +41,11 @@ class OutputError(EvidenceError):
     """The output folder cannot be written (exists already, or not writable)."""
 
     exit_code = 7
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP) arrived: handled as Ctrl-C is, with exit code 128 + its number."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.exit_code = 128 + signum

@@ -123,8 +123,23 @@ def model_dir(name: str) -> Path:
     return store_dir() / name
 
 
+def _unusable_store(name: str, exc: OSError, action: str) -> ModelError:
+    return ModelError(f"model {name}: cannot {action} the model store at {store_dir()}: "
+                      f"{exc.strerror or exc} ({exc.filename}); check its permissions or set EVIDENCE_AUDIO_MODEL_DIR")
+
+
 def install(name: str) -> Path:
-    """Assemble a model's files from its packages into the store, verifying each hash."""
+    """Assemble a model's files from its packages into the store, verifying each hash.
+
+    Raises ModelError (exit 6) when a file fails its hash or the store cannot be written.
+    """
+    try:
+        return _install(name)
+    except OSError as exc:
+        raise _unusable_store(name, exc, "write") from exc
+
+
+def _install(name: str) -> Path:
     model = spec(name)
     target = model_dir(name)
     target.mkdir(parents=True, exist_ok=True)
@@ -153,15 +168,23 @@ def install(name: str) -> Path:
 
 
 def verify(name: str) -> ModelUse:
-    """Check every file of an installed model against the manifest; return how it is used."""
+    """Check every file of an installed model against the manifest; return how it is used.
+
+    Raises ModelError (exit 6) when a file is missing, fails its hash, or cannot be read
+    (the ModelError then comes from the PermissionError or other OSError).
+    """
     model = spec(name)
     target = model_dir(name)
     files = {}
     for file in model.files:
         path = target / file.path
-        if not path.is_file():
+        try:
+            present = path.is_file()
+            got = sha256_file(path) if present else None
+        except OSError as exc:
+            raise _unusable_store(name, exc, "read") from exc
+        if not present:
             raise ModelError(f"model {name} is not installed: {path} missing (run 'evidence-audio models install')")
-        got = sha256_file(path)
         if got != file.sha256:
             raise ModelError(f"model {name}: {file.path} sha256 {got} does not match manifest {file.sha256}")
         files[file.path] = got
@@ -172,7 +195,9 @@ def require(name: str) -> ModelUse:
     """A verified model, (re)assembling it from its packages when the store lacks it or holds a stale copy."""
     try:
         return verify(name)
-    except ModelError:
+    except ModelError as exc:
+        if isinstance(exc.__cause__, OSError):
+            raise  # a store that cannot be read is not repaired by writing to it
         install(name)
     return verify(name)
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import EvidenceError
+from ..escaping import lossless
 from ..intake import decode_file
 from ..report.canonical import score, seconds
 from .detector import CLASSIFIER_MODEL, DistressDetector
@@ -28,7 +29,7 @@ def triage(paths: Iterable[Path], emit: Callable[[str], None], warn: Callable[[s
             continue
         found = detector.detect(samples)
         for event in found:
-            emit(json.dumps({"file": str(path), "class": event.label, "start": seconds(event.start),
+            emit(json.dumps({"file": lossless(str(path)), "class": event.label, "start": seconds(event.start),
                              "end": seconds(event.end), "score": score(event.score),
                              "model": CLASSIFIER_MODEL}, ensure_ascii=False))
         warn(f"evidence-audio: {path}: analysed, {len(found)} event{'' if len(found) == 1 else 's'}")

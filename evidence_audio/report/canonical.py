@@ -6,6 +6,8 @@
 * The integrity digest is the SHA-256 of the RFC 8785 (JSON Canonicalization Scheme)
   serialisation of the record without its ``integrity`` block.
 * Times are rounded to milliseconds and scores to four decimals before they enter a record.
+* Every string is valid UTF-8: a file-name byte that is not UTF-8 is recorded as ``\\xNN``
+  (:func:`evidence_audio.escaping.lossless`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import hashlib
 import json
 
 import rfc8785
+
+from ..escaping import lossless
 
 INTEGRITY_KEY = "integrity"
 CANONICALIZATION = "RFC 8785 (JCS) of the record without 'integrity', UTF-8"
@@ -37,8 +41,8 @@ def integrity_digest(record: dict) -> str:
 
 
 def seal(record: dict) -> dict:
-    """Return the record with its integrity block added."""
-    sealed = {k: v for k, v in record.items() if k != INTEGRITY_KEY}
+    """Return the record, every string made valid UTF-8 (:func:`lossless`), with its integrity block added."""
+    sealed = lossless({k: v for k, v in record.items() if k != INTEGRITY_KEY})
     sealed[INTEGRITY_KEY] = {
         "algorithm": "sha256",
         "canonicalization": CANONICALIZATION,

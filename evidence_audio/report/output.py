@@ -7,15 +7,21 @@ or exists and is not a folder this tool wrote (``--overwrite`` replaces only tho
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
+import threading
 import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import OutputError
 from .formats.manifest import MANIFEST_NAME
+
+# Signals that stop a command (Ctrl-C, hang-up, terminate); held back while the folder changes state.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 # The sealed record of each kind of folder the tool writes, and the files written beside it.
 SIDE_RECORDS = {"compare.json": ("compare.png",), "indicators.json": ("enf.png",), "derivation.json": ()}
@@ -118,6 +124,25 @@ def check_output_folder(out_dir: str | Path, inputs: Iterable[str | Path] = (), 
     return out_dir
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """A stop signal arriving during the block is acted on (by its own handler) only after the block."""
+    if threading.current_thread() is not threading.main_thread():  # Python runs handlers in the main thread only
+        yield
+        return
+    arrived: list[int] = []
+    previous = {}
+    try:
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.signal(signum, lambda number, frame: arrived.append(number))
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if arrived:
+            signal.raise_signal(arrived[0])
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -130,18 +155,22 @@ def write_folder(out_dir: Path, files: dict[str, bytes], overwrite: bool = False
                  inputs: Iterable[str | Path] = ()) -> Path:
     """Write files into a hidden sibling folder, then rename it into place in one step.
 
-    A crash or Ctrl-C leaves at most a hidden ``.<name>.partial-*`` folder, never a report
-    folder that looks complete. ``inputs`` are the evidence files the output must never touch;
-    the rules of :func:`check_output_folder` apply (OutputError, exit 7).
+    Ctrl-C, SIGTERM or SIGHUP (whatever raises out of it) leaves nothing: the hidden
+    ``.<name>.partial-*`` folder is removed, and stop signals are held back while it is made, swapped
+    into place or removed, so none lands between two steps. A crash of the machine leaves at most that
+    hidden folder, never a report folder that looks complete. ``inputs`` are the evidence files the
+    output must never touch; the rules of :func:`check_output_folder` apply (OutputError, exit 7).
     """
     out_dir = check_output_folder(out_dir, inputs, overwrite)
     parent = out_dir.parent
+    staging = None
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write output folder {out_dir}: {exc.strerror}") from None
-    try:
+        try:
+            with _signals_held():
+                parent.mkdir(parents=True, exist_ok=True)
+                staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=parent))
+        except OSError as exc:
+            raise OutputError(f"cannot write output folder {out_dir}: {exc.strerror}") from None
         for name, data in sorted(files.items()):
             path = staging / name
             with open(path, "xb") as handle:
@@ -150,15 +179,18 @@ def write_folder(out_dir: Path, files: dict[str, bytes], overwrite: bool = False
                 os.fsync(handle.fileno())
         os.chmod(staging, 0o755)
         _fsync_dir(staging)
-        if out_dir.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
-            os.replace(out_dir, retired / "old")
-            os.replace(staging, out_dir)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, out_dir)
-        _fsync_dir(parent)
+        with _signals_held():
+            if out_dir.exists():
+                retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=parent))
+                os.replace(out_dir, retired / "old")
+                os.replace(staging, out_dir)
+                shutil.rmtree(retired, ignore_errors=True)
+            else:
+                os.replace(staging, out_dir)
+            _fsync_dir(parent)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        with _signals_held():
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir

@@ -9,6 +9,7 @@ Sealed records: report.json (``analyze``), indicators.json (``indicators``), com
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -146,11 +147,13 @@ def audio_identity_checks(audio: dict, recording: Path, same_file: bool) -> list
                   "identity matches")]
 
 
-def check_folder(folder: Path, required: bool) -> list[Check]:
-    """Checks of the report folder against its manifest.sha256: every file listed, present and unchanged."""
+def check_folder(folder: Path) -> list[Check]:
+    """Checks of the report folder against its manifest.sha256: every file listed, present and unchanged,
+    and nothing else in the folder (no sub-folder, link or unlisted file). A missing manifest fails."""
     listing = folder / manifest.MANIFEST_NAME
-    if not listing.is_file():
-        return [Check("folder manifest", False, f"{manifest.MANIFEST_NAME} missing")] if required else []
+    if listing.is_symlink() or not listing.is_file():
+        return [Check("folder manifest", False, f"{manifest.MANIFEST_NAME} missing" if not os.path.lexists(listing)
+                      else f"{manifest.MANIFEST_NAME} is not a regular file")]
     try:
         entries = manifest.parse(listing.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -162,7 +165,8 @@ def check_folder(folder: Path, required: bool) -> list[Check]:
                         "every listed file present and unchanged, none unlisted" if found.passed else
                         "; ".join(f"{label}: {', '.join(names)}" for label, names in
                                   (("changed", found.changed), ("missing", found.missing),
-                                   ("not listed", found.unlisted)) if names)))
+                                   ("not listed", found.unlisted),
+                                   ("not a regular file (folder or link)", found.irregular)) if names)))
     return checks
 
 
@@ -210,7 +214,7 @@ def verify(report: Path, recording: Path | None = None) -> list[Check]:
     if path.name in SIDE_RECORDS and Path(report).is_dir():
         checks += check_side_folder(path.parent, path.name, record)
     else:
-        checks += check_folder(path.parent, required=Path(report).is_dir())
+        checks += check_folder(path.parent)  # also when given report.json: its folder must be whole
     if record is not None and recording is not None:
         checks += (check_recording(record, Path(recording)) if "evidence" in record
                    else check_named_file(record, Path(recording)))

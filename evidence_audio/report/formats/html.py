@@ -8,6 +8,7 @@ from pathlib import Path
 
 import jinja2
 
+from ...escaping import printable
 from . import method, timeline
 from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
                    model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines, transcript_summary)
@@ -21,7 +22,7 @@ def render(record: dict, samples=None) -> bytes:
     found = events(record)
     page = _ENVIRONMENT.get_template("report.html.j2").render(
         digest=digest(record),
-        file_name=(record.get("evidence") or {}).get("file_name", "?"),
+        file_name=printable((record.get("evidence") or {}).get("file_name", "?")),
         cover=cover_rows(record),
         language=language_summary(record),
         nothing={block: nothing(record, block) for block in ("transcript", "speakers", "events")},

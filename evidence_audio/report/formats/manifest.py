@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,21 +36,26 @@ def parse(text: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class FolderCheck:
-    """The folder against its manifest: files changed, missing, or present but not listed."""
+    """The folder against its manifest: files changed, missing, present but not listed, and entries
+    that are not regular files (sub-folders, symbolic links, pipes), which a report folder never holds."""
 
     listed: int
     changed: tuple[str, ...]
     missing: tuple[str, ...]
     unlisted: tuple[str, ...]
+    irregular: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
-        return not (self.changed or self.missing or self.unlisted)
+        return not (self.changed or self.missing or self.unlisted or self.irregular)
 
 
 def check_folder(folder: Path, entries: dict[str, str]) -> FolderCheck:
-    present = {p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST_NAME}
+    """Every entry of ``folder`` accounted for: listed regular files hashed, anything else named."""
+    found = list(os.scandir(folder))
+    irregular = tuple(sorted(e.name for e in found if e.is_symlink() or not e.is_file(follow_symlinks=False)))
+    present = {e.name for e in found if e.name not in irregular and e.name != MANIFEST_NAME}
     changed = tuple(sorted(name for name, sha in entries.items() if name in present
                            and hashlib.sha256((folder / name).read_bytes()).hexdigest() != sha))
-    return FolderCheck(len(entries), changed, tuple(sorted(set(entries) - present)),
-                       tuple(sorted(present - set(entries))))
+    return FolderCheck(len(entries), changed, tuple(sorted(set(entries) - present - set(irregular))),
+                       tuple(sorted(present - set(entries))), irregular)

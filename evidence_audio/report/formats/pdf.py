@@ -3,7 +3,11 @@ on every page, ending with a statement block for the examiner's signature. A sec
 starts on the page that holds the beginning of what follows it.
 
 The text is set in DejaVu Sans, embedded from matplotlib's own font folder, which covers
-Latin (Azerbaijani ə ğ ı ş ç ö ü included), Cyrillic, Greek and more.
+Latin (Azerbaijani ə ğ ı ş ç ö ü included), Cyrillic, Greek and more. Where the record holds
+characters DejaVu lacks (Chinese, Japanese, Korean names or speech), Droid Sans Fallback (Debian's
+fonts-droid-fallback, installed by install.sh) supplies them; a character no font covers is printed
+as U+FFFD and a note near the top of the PDF names it. A table cell longer than MAX_CELL characters
+(a tag of thousands) is cut with a visible note, as a row taller than a page cannot be set.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import io
 import json
 import re
 import struct
+import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,6 +24,7 @@ import matplotlib
 from fpdf import FPDF, FontFace
 from fpdf.enums import MethodReturnValue, XPos, YPos
 
+from ...escaping import printable
 from . import method, timeline
 from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
                    model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines, transcript_summary)
@@ -27,6 +33,10 @@ FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf",
          "BI": "DejaVuSans-BoldOblique.ttf"}
 MONO = "DejaVuSansMono.ttf"
+FALLBACK_FONTS = (Path("/usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf"),  # Hangul included
+                  Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"))
+REPLACEMENT = "\ufffd"
+MAX_CELL = 600  # characters shown in one table cell
 SUSPECT_FILL = (253, 226, 226)
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
 # The transcript table's styles are marked with control characters that never reach the page, so no
@@ -61,6 +71,28 @@ def _marked(line) -> str:
     return "".join(_styled(piece, markers[kind]) if kind in markers else _escape(piece) for piece, kind in runs).strip()
 
 
+def _fit(text) -> str:
+    """A table cell's text, cut at MAX_CELL characters with a note saying how much is not shown."""
+    text = str(text)
+    if len(text) <= MAX_CELL:
+        return text
+    return f"{text[:MAX_CELL]} … [{len(text) - MAX_CELL} more characters not shown; the full text is in report.json]"
+
+
+def _characters(value, found: set[str]) -> set[str]:
+    """Every character of every string (keys included) in a record."""
+    if isinstance(value, str):
+        found.update(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _characters(key, found)
+            _characters(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _characters(item, found)
+    return found
+
+
 class _Report(FPDF):
     MARKDOWN_BOLD_MARKER, MARKDOWN_ITALICS_MARKER = _BOLD, _ITALIC
     MARKDOWN_STRIKETHROUGH_MARKER, MARKDOWN_UNDERLINE_MARKER = _STRIKE, _UNDERLINE
@@ -68,7 +100,7 @@ class _Report(FPDF):
     MARKDOWN_ESCAPE_CHARACTER = _ESCAPE
     MARKDOWN_LINK_REGEX = re.compile(r"(?!)")  # never: "[text](target)" in a transcript stays text
 
-    def __init__(self, digest: str, file_name: str, case: str | None = None):
+    def __init__(self, digest: str, file_name: str, case: str | None = None, characters: set[str] = frozenset()):
         super().__init__(format="A4", unit="mm")
         self.alias_nb_pages("\x15\x15")  # the page count's placeholder, never in text ("{nb}" stays "{nb}")
         self.digest, self.file_name, self.case = digest, file_name, case
@@ -77,6 +109,23 @@ class _Report(FPDF):
         self.add_font("DejaVuMono", "", FONT_DIR / MONO)
         self.set_auto_page_break(True, margin=18)
         self.set_margins(15, 15, 15)
+        # characters that are drawn (control characters are shown escaped) and that DejaVu lacks
+        lacking = {c for c in characters if unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp")
+                   and ord(c) not in self.fonts["dejavu"].cmap}
+        fallbacks = []
+        for number, path in enumerate(FALLBACK_FONTS):
+            if lacking and path.is_file():
+                self.add_font(f"fallback{number}", "", path)
+                fallbacks.append(f"fallback{number}")
+        if fallbacks:
+            self.set_fallback_fonts(fallbacks, exact_match=False)
+            lacking = {c for c in lacking if not any(ord(c) in self.fonts[key].cmap for key in fallbacks)}
+        self.unprintable = frozenset(lacking)
+
+    def normalize_text(self, text: str) -> str:
+        if self.unprintable:
+            text = "".join(REPLACEMENT if c in self.unprintable else c for c in text)
+        return super().normalize_text(text)
 
     def footer(self) -> None:
         self.set_y(-13)
@@ -140,8 +189,8 @@ class _Report(FPDF):
                         text_align="LEFT") as table:
             for label, value in rows:
                 row = table.row()
-                row.cell(label, style=FontFace(emphasis="BOLD"))
-                row.cell(str(value))
+                row.cell(_fit(label), style=FontFace(emphasis="BOLD"))
+                row.cell(_fit(value))
 
     def grid_need(self, header: tuple[str, ...], rows: list[tuple[str, ...]], widths: tuple[float, ...],
                   size: float = 8.5) -> float:
@@ -221,7 +270,7 @@ def _authenticity(pdf: _Report, record: dict) -> None:
     tables = []
     if found.findings:
         tables.append((("Metadata check", "Observation"),
-                       [(check, note + (" (worth an expert's attention)" if attention else ""))
+                       [(check, _fit(note) + (" (worth an expert's attention)" if attention else ""))
                         for check, note, attention in found.findings], (1, 4)))
     if found.candidates:
         tables.append((("Time", "Discontinuity to examine", "Detail"),
@@ -255,8 +304,8 @@ def _statement(pdf: _Report, record: dict) -> None:
 
 
 def render(record: dict, samples=None) -> bytes:
-    file_name = (record.get("evidence") or {}).get("file_name", "?")
-    pdf = _Report(digest(record), file_name, (record.get("provenance") or {}).get("case"))
+    file_name = printable((record.get("evidence") or {}).get("file_name", "?"))
+    pdf = _Report(digest(record), file_name, (record.get("provenance") or {}).get("case"), _characters(record, set()))
     pdf.set_title(f"Audio evidence report: {file_name}")
     pdf.set_creator("evidence-audio")
     pdf.set_producer("evidence-audio (fpdf2)")
@@ -268,6 +317,11 @@ def render(record: dict, samples=None) -> bytes:
     pdf.paragraph("Generated from report.json, the sealed record of this analysis; its integrity digest "
                   "(SHA-256 of the record's RFC 8785 form) is printed at the foot of every page. "
                   "Check it with: evidence-audio verify <report folder> <recording>.", size=8, style="I")
+    if pdf.unprintable:
+        pdf.paragraph(f"No font available here covers {len(pdf.unprintable)} character(s) of the record ("
+                      + ", ".join(f"U+{ord(c):04X}" for c in sorted(pdf.unprintable)[:8])
+                      + (", ..." if len(pdf.unprintable) > 8 else "") + f"); each is printed as {REPLACEMENT}. "
+                      "report.json and report.html hold them exactly.", size=8, style="B")
     pdf.heading("Evidence and analysis")
     pdf.facts(cover_rows(record))
 

@@ -7,12 +7,14 @@ from pathlib import PurePath
 
 from pyannote.core import Annotation, Segment
 
+from ...escaping import printable
 from .view import analysis
 
 
 def uri(record: dict) -> str:
-    """The RTTM file id: the recording's name without extension, white space replaced (RTTM is space separated)."""
-    stem = PurePath((record.get("evidence") or {}).get("file_name") or "recording").stem
+    """The RTTM file id: the recording's name without extension, control characters escaped and white space
+    replaced (RTTM is space separated)."""
+    stem = PurePath(printable((record.get("evidence") or {}).get("file_name") or "recording")).stem
     return re.sub(r"\s+", "_", stem) or "recording"
 
 

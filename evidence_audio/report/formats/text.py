@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...escaping import printable
 from .view import LOW_CONFIDENCE, clock, digest, events, nothing, transcript_lines
 
 
@@ -13,7 +14,7 @@ def marked_text(line) -> str:
 def render(record: dict, samples=None) -> bytes:
     evidence = record.get("evidence") or {}
     out = [
-        f"Transcript of {evidence.get('file_name', '?')}",
+        f"Transcript of {printable(evidence.get('file_name', '?'))}",
         f"Recording SHA-256: {(evidence.get('hashes') or {}).get('sha256', '?')}",
         f"Report integrity SHA-256: {digest(record)}",
         f"Words in [?brackets] were recognised with probability below {LOW_CONFIDENCE}; "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...escaping import printable
+
 LOW_CONFIDENCE = 0.5  # a word below this recogniser probability is marked in the reports
 
 
@@ -260,9 +262,9 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
     hashes = evidence.get("hashes") or {}
     tool = provenance.get("tool") or {}
     rows = [
-        ("Case", provenance.get("case") or "(not given)"),
-        ("Examiner", provenance.get("examiner") or "(not given)"),
-        ("File name", evidence.get("file_name", "?")),
+        ("Case", printable(provenance.get("case") or "(not given)")),
+        ("Examiner", printable(provenance.get("examiner") or "(not given)")),
+        ("File name", printable(evidence.get("file_name", "?"))),
         ("Size", f"{evidence.get('size_bytes', '?')} bytes"),
         ("SHA-256", hashes.get("sha256", "?")),
         ("SHA-1", hashes.get("sha1", "?")),
@@ -288,7 +290,7 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
                                                     got and ("analysed" if got.get("analysed") else "not analysed"))
                                    if v)))
     for key, value in sorted((container.get("tags") or {}).items()):
-        rows.append((f"Tag {key}", str(value)))
+        rows.append((f"Tag {printable(key)}", printable(value)))  # a tag never starts a line of its own
     rows.append(("Decoding", "damaged: " + f"{audio.get('decode_errors', 0)} decode errors"
                  + (", stopped early" if audio.get("decode_stopped_early") else "")
                  + "".join(f"; {f['what']} promises {f['promised_s']} s, {f['decoded_s']} s decoded"
@@ -318,7 +320,7 @@ def cover_rows(record: dict) -> list[tuple[str, str]]:
 
 def model_rows(record: dict) -> list[tuple[str, str, str]]:
     """(model, file, sha256) for every model weight file the analysis loaded."""
-    return [(f"{m.get('name', '?')} ({m.get('engine', '?')})", path, sha)
+    return [(printable(f"{m.get('name', '?')} ({m.get('engine', '?')})"), printable(path), sha)
             for m in (record.get("provenance") or {}).get("models") or []
             for path, sha in sorted((m.get("files") or {}).items())]
 
@@ -345,7 +347,7 @@ def authenticity(record: dict) -> Authenticity | None:
     return Authenticity(
         block.get("statement", ""),
         [(p.get("indicator", "?"), p.get("summary", ""), p.get("can_show", ""), p.get("cannot_show", "")) for p in parts],
-        [(f.get("check", "?"), f.get("note", ""), bool(f.get("attention")))
+        [(f.get("check", "?"), printable(f.get("note", "")), bool(f.get("attention")))
          for f in (block.get("metadata") or {}).get("findings") or []],
         [(c.get("time") or 0.0, c.get("kind", "?").replace("_", " "), c.get("detail", ""))
          for c in (block.get("discontinuities") or {}).get("candidates") or []],
