@@ -360,8 +360,13 @@ def probe(container) -> ContainerInfo:
 
 def _interleaved_float32(frame) -> np.ndarray:
     """A decoded frame as (samples, channels) float32, integers scaled as FFmpeg does."""
-    data = frame.to_ndarray()
     channels = frame.layout.nb_channels if hasattr(frame.layout, "nb_channels") else len(frame.layout.channels)
+    if frame.format.name in ("s64", "s64p"):  # PyAV has no array conversion for 64-bit integers
+        planes = [np.frombuffer(plane, dtype="<i8") for plane in frame.planes]
+        data = (np.stack([p[:frame.samples] for p in planes]) if frame.format.is_planar
+                else planes[0][:frame.samples * channels])
+    else:
+        data = frame.to_ndarray()
     if frame.format.is_planar:
         data = data.T
     else:

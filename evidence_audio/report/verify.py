@@ -211,8 +211,8 @@ def verify(report: Path, recording: Path | None = None) -> list[Check]:
     raw = path.read_bytes()
     label = path.stem if path.name in RECORDS else "report"
     checks, record = check_report(raw, label)
-    if path.name in SIDE_RECORDS and Path(report).is_dir():
-        checks += check_side_folder(path.parent, path.name, record)
+    if path.name in SIDE_RECORDS:  # no manifest: its folder is checked when the folder is given
+        checks += check_side_folder(path.parent, path.name, record) if Path(report).is_dir() else []
     else:
         checks += check_folder(path.parent)  # also when given report.json: its folder must be whole
     if record is not None and recording is not None:
