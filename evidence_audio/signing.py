@@ -341,3 +341,121 @@ def read_folder(folder: Path) -> dict[str, bytes]:
         return {name: (folder / name).read_bytes() for name in ("report.json", MANIFEST_NAME)}
     except OSError as exc:
         raise InputError(f"not a report folder: {folder} ({exc.strerror}: {exc.filename})") from None
+
+
+# --- checking a folder's signature -------------------------------------------------------------
+
+def check(folder: Path, record: dict | None, trusted: list[TrustedKey] | None) -> list:
+    """Checks of the folder's signed statement and signature (report.verify Check objects).
+
+    * unsigned, no key given: a note ("unsigned: ... consistent, not who made them");
+      unsigned with a key given: a failure;
+    * signed: the signature must verify over statement.json, and the statement must name this
+      folder's manifest.sha256 (SHA-256), this record's integrity digest, the signing key's
+      fingerprint and a custody entry present in custody.jsonl;
+    * the signer must be one of ``trusted``; with no key given, a note says the signature was not
+      checked against a trusted key.
+    """
+    import json
+
+    from .custody import CUSTODY_NAME, read_entries
+    from .report.formats.manifest import MANIFEST_NAME
+    from .report.verify import Check
+
+    folder = Path(folder)
+    have = [(folder / name).is_file() for name in (STATEMENT_NAME, SIGNATURE_NAME)]
+    if not any(have):
+        if trusted:
+            return [Check("signature", False, "the folder is unsigned, but a key to check it with was given")]
+        return [Check("signature", True, "unsigned: this shows the files are consistent, not who made them",
+                      note=True)]
+    if not all(have):
+        missing = STATEMENT_NAME if not have[0] else SIGNATURE_NAME
+        return [Check("signature", False, f"{missing} is missing beside its partner")]
+    data = (folder / STATEMENT_NAME).read_bytes()
+    try:
+        signer = sshsig_verify((folder / SIGNATURE_NAME).read_bytes(), data)
+        said = json.loads(data.decode("utf-8"))
+        if not isinstance(said, dict) or said.get("statement") != STATEMENT_KIND:
+            raise SignatureError(f"{STATEMENT_NAME} is not a {STATEMENT_KIND}")
+    except (SignatureError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return [Check("signature", False, str(exc))]
+    manifest_file = folder / MANIFEST_NAME
+    manifest_sha = hashlib.sha256(manifest_file.read_bytes()).hexdigest() if manifest_file.is_file() else None
+    custody_file = folder / CUSTODY_NAME
+    custody_hashes = read_entries(custody_file.read_bytes())[1] if custody_file.is_file() else []
+    problems = [what for what, ok in (
+        ("the manifest differs from the signed one (files changed and re-hashed after signing?)",
+         (said.get("manifest") or {}).get("sha256") == manifest_sha),
+        ("the record's integrity digest differs from the signed one",
+         said.get("record_integrity_sha256") == ((record or {}).get("integrity") or {}).get("digest")),
+        ("the statement names another key than the one that signed it",
+         said.get("key_fingerprint") == fingerprint(signer)),
+        (f"{CUSTODY_NAME} lacks the entry the signature names (entries removed or rewritten)",
+         said.get("custody_head_sha256") in (None, *custody_hashes)),
+    ) if not ok]
+    checks = [Check("signed statement", not problems, "; ".join(problems) or
+                    "signature intact; it names this manifest, this record's integrity digest and the signing key")]
+    who = f"{said.get('examiner')}, key {fingerprint(signer)}, signed {said.get('signed_utc')}"
+    if not trusted:
+        checks.append(Check("signer", True, f"{who}; the signature was not checked against a trusted key "
+                                            "(give --key or --allowed-signers)", note=True))
+        return checks
+    raw = public_blob(signer)
+    match = next((t for t in trusted if public_blob(t.key) == raw), None)
+    checks.append(Check("signer", match is not None,
+                        f"{who}; trusted as {match.principal}" if match else
+                        f"{who}: NOT a trusted key (trusted: {', '.join(fingerprint(t.key) for t in trusted)})"))
+    return checks
+
+
+# --- signing a report folder -----------------------------------------------------------------------
+
+def signed_files(files: dict[str, bytes], key: Ed25519PrivateKey, examiner: str, log: bytes | None) -> dict[str, bytes]:
+    """The statement, its signature and (when ``log`` is given) custody.jsonl with a signing entry,
+    for a report folder's sealed ``files`` {name: bytes} whose custody log so far is ``log``."""
+    from . import custody
+    from .provenance import utc_now
+    from .report.formats.manifest import MANIFEST_NAME
+
+    head = custody.entry_sha256(log.splitlines()[-1]) if log else None
+    added = sign_files(files, key, examiner, utc_now(), head)
+    if log is not None:
+        details = {"key_fingerprint": fingerprint(key.public_key()),
+                   "manifest_sha256": hashlib.sha256(files[MANIFEST_NAME]).hexdigest(),
+                   "statement_sha256": hashlib.sha256(added[STATEMENT_NAME]).hexdigest(),
+                   "signature_sha256": hashlib.sha256(added[SIGNATURE_NAME]).hexdigest()}
+        added[custody.CUSTODY_NAME] = custody.chain([("signing", examiner, details, None)], log)
+    return added
+
+
+def sign_folder(folder: Path, key: Ed25519PrivateKey, examiner: str) -> Path:
+    """Sign an existing report folder: add statement.json and statement.json.sig, and a signing entry
+    to its custody log. report.json and every listed file stay as they are.
+
+    Raises VerificationError (exit 5) when the folder does not verify (a signature must never vouch
+    for a broken folder), OutputError (exit 7) when it is signed already or cannot be written.
+    """
+    from .custody import CUSTODY_NAME
+    from .errors import VerificationError
+    from .report.verify import verify
+
+    folder = Path(folder)
+    if (folder / STATEMENT_NAME).exists() or (folder / SIGNATURE_NAME).exists():
+        raise OutputError(f"{folder} is signed already ({SIGNATURE_NAME} exists)")
+    failed = [c for c in verify(folder) if not c.passed]
+    if failed:
+        raise VerificationError(f"refusing to sign {folder}: it does not verify ({failed[0].name}: {failed[0].detail})")
+    custody_path = folder / CUSTODY_NAME
+    log = custody_path.read_bytes() if custody_path.is_file() else None
+    added = signed_files(read_folder(folder), key, examiner, log)
+    try:
+        for name in (SIGNATURE_NAME, STATEMENT_NAME, CUSTODY_NAME):
+            if name not in added:
+                continue
+            temporary = folder / f".{name}.partial-{os.getpid()}"
+            _write_new(temporary, added[name], 0o644)
+            os.replace(temporary, folder / name)  # the custody log only grows: its old bytes lead the new
+    except OSError as exc:
+        raise OutputError(f"cannot write the signature into {folder}: {exc.strerror or exc}") from None
+    return folder / SIGNATURE_NAME

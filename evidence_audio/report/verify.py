@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -10,12 +12,14 @@ from pathlib import Path
 
 import jsonschema
 
+from .. import __version__
 from ..errors import InputError
 from ..intake import check_input, decode_file, hash_file
 from .canonical import INTEGRITY_KEY, integrity_digest, render
 from .formats import manifest
 
 REPORT_NAME = "report.json"
+_FIGURE = re.compile(rb"data:image/png;base64,[A-Za-z0-9+/=]*")
 
 
 @dataclass(frozen=True)
@@ -23,9 +27,10 @@ class Check:
     name: str
     passed: bool
     detail: str
+    note: bool = False  # says what was not or could not be checked; not counted as a check
 
     def line(self) -> str:
-        return f"{'PASS' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
+        return f"{'NOTE' if self.note else 'PASS' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +109,58 @@ def check_folder(folder: Path, required: bool) -> list[Check]:
     return checks
 
 
-def verify(report: Path, recording: Path | None = None) -> list[Check]:
+def check_rendered(folder: Path, record: dict, samples=None) -> list[Check]:
+    """The readable files re-rendered from report.json and compared byte for byte.
+
+    Without ``samples`` (the recording's 16 kHz analysis signal) the timeline figure cannot be
+    drawn: report.html is compared with its figure left out, report.pdf is not compared.
+    """
+    from .formats import FORMATS
+
+    present = [f for f in FORMATS if f.name != "json" and (folder / f.file_name).is_file()]
+    same, differ, skipped = [], [], []
+    for f in present:
+        if samples is None and f.name == "pdf":
+            skipped.append(f.file_name)
+            continue
+        try:
+            expected = f.render(record, samples)
+        except Exception as exc:  # noqa: BLE001 - a record the renderers cannot read is a failed check
+            differ.append(f"{f.file_name} (cannot render: {type(exc).__name__})")
+            continue
+        actual = (folder / f.file_name).read_bytes()
+        if samples is None and f.name == "html":
+            expected, actual = _FIGURE.sub(b"", expected), _FIGURE.sub(b"", actual)
+        (same if expected == actual else differ).append(f.file_name)
+    if not present:
+        return []
+    version = ((record.get("provenance") or {}).get("tool") or {}).get("version")
+    detail = "; ".join(part for part in (
+        f"differ from report.json re-rendered: {', '.join(differ)} (edited"
+        + (f", or made by evidence-audio {version}, this is {__version__})" if version != __version__ else ")")
+        if differ else "",
+        f"byte-identical when re-rendered: {', '.join(same)}" if same else "",
+        f"not re-rendered without the recording: {', '.join(skipped)}"
+        + ("; the timeline figure of report.html was not compared" if "report.html" in same + differ else "")
+        if samples is None else "") if part)
+    return [Check("readable files", not differ, detail)]
+
+
+def analysis_samples(record: dict, recording: Path):
+    """The recording's 16 kHz analysis signal if it is the one the record describes, else None."""
+    audio = decode_file(recording)
+    wanted = ((record.get("evidence") or {}).get("audio") or {}).get("analysis_sha256")
+    return audio.samples if audio.analysis_sha256 == wanted else None
+
+
+def verify(report: Path, recording: Path | None = None, trusted: list | None = None) -> list[Check]:
+    """Every check of a report (report.json or its folder) and, given it, of the recording.
+
+    ``trusted``: signing.TrustedKey list the folder's signature must come from (None: the signature
+    is checked for consistency only, and a note says the signer is not established).
+    """
+    from .. import custody, signing
+
     path = report_path(Path(report))
     if not path.is_file():
         raise InputError(f"report not found: {path}")
@@ -113,4 +169,12 @@ def verify(report: Path, recording: Path | None = None) -> list[Check]:
     checks += check_folder(path.parent, required=Path(report).is_dir())
     if record is not None and recording is not None:
         checks += check_recording(record, Path(recording))
+    if record is not None and Path(report).is_dir():
+        samples = analysis_samples(record, Path(recording)) if recording is not None else None
+        checks += check_rendered(path.parent, record, samples)
+    if Path(report).is_dir() or trusted:
+        listing = path.parent / manifest.MANIFEST_NAME
+        manifest_sha = hashlib.sha256(listing.read_bytes()).hexdigest() if listing.is_file() else None
+        checks += signing.check(path.parent, record, trusted)
+        checks += custody.check(path.parent, record, manifest_sha)
     return checks

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MANIFEST_NAME = "manifest.sha256"
+# Files added to a report folder after it is sealed, so never listed: the custody log (appended to
+# by every later verify) and the signed statement with its signature (they name the manifest).
+UNSEALED = ("custody.jsonl", "statement.json", "statement.json.sig")
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
@@ -48,7 +51,7 @@ class FolderCheck:
 
 
 def check_folder(folder: Path, entries: dict[str, str]) -> FolderCheck:
-    present = {p.name for p in folder.iterdir() if p.is_file() and p.name != MANIFEST_NAME}
+    present = {p.name for p in folder.iterdir() if p.is_file() and p.name not in (MANIFEST_NAME, *UNSEALED)}
     changed = tuple(sorted(name for name, sha in entries.items() if name in present
                            and hashlib.sha256((folder / name).read_bytes()).hexdigest() != sha))
     return FolderCheck(len(entries), changed, tuple(sorted(set(entries) - present)),
