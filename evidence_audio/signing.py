@@ -150,9 +150,8 @@ def load_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519Priv
     except TypeError:
         raise KeyError_(f"private key {path} is protected: give its passphrase") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
-        wrong = "password" in str(exc).lower() or "decrypt" in str(exc).lower()
-        raise KeyError_(f"wrong passphrase for {path}" if wrong and passphrase
-                        else f"not an OpenSSH private key: {path} ({exc})") from None
+        raise KeyError_(f"wrong passphrase for {path} (or a damaged key file)" if passphrase
+                        and key_is_encrypted(path) else f"not an OpenSSH private key: {path} ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise KeyError_(f"private key {path} is not Ed25519 (make one with: evidence-audio keys new)")
     return key
@@ -358,7 +357,7 @@ def check(folder: Path, record: dict | None, trusted: list[TrustedKey] | None) -
     """
     import json
 
-    from .custody import CUSTODY_NAME, read_entries
+    from .custody import CUSTODY_NAME, entry_sha256
     from .report.formats.manifest import MANIFEST_NAME
     from .report.verify import Check
 
@@ -383,7 +382,7 @@ def check(folder: Path, record: dict | None, trusted: list[TrustedKey] | None) -
     manifest_file = folder / MANIFEST_NAME
     manifest_sha = hashlib.sha256(manifest_file.read_bytes()).hexdigest() if manifest_file.is_file() else None
     custody_file = folder / CUSTODY_NAME
-    custody_hashes = read_entries(custody_file.read_bytes())[1] if custody_file.is_file() else []
+    custody_hashes = [entry_sha256(line) for line in custody_file.read_bytes().splitlines()] if custody_file.is_file() else []
     problems = [what for what, ok in (
         ("the manifest differs from the signed one (files changed and re-hashed after signing?)",
          (said.get("manifest") or {}).get("sha256") == manifest_sha),
