@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 
-# System tools the tests use to make and check media (speech synthesis, audio measurement, PDF rendering).
-if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v strace >/dev/null; then
+# System tools the tests use to make and check media (speech synthesis, audio measurement, PDF rendering)
+# and signatures (ssh-keygen, to check that OpenSSH verifies report signatures).
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v strace >/dev/null || ! command -v ssh-keygen >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils strace >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils strace openssh-client >/dev/null
     else
-        echo "install.sh: please install espeak-ng, sox, poppler-utils and strace (needed by the tests)" >&2
+        echo "install.sh: please install espeak-ng, sox, poppler-utils, strace and openssh-client (needed by the tests)" >&2
     fi
 fi
 
