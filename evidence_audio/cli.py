@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import sys
@@ -313,6 +314,40 @@ def sign(folder: Path, key: Path, examiner: str | None, passphrase_file: Path | 
     signer = _signer(key, passphrase_file, examiner)
     sign_folder(folder, *signer)
     _echo_signed(folder, signer)
+
+
+@main.group()
+def timestamp() -> None:
+    """Trusted time (RFC 3161) for a report folder's manifest: request, then attach the reply."""
+
+
+@timestamp.command("request", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@one_line_errors
+def timestamp_request(folder: Path) -> None:
+    """Write FOLDER/timestamp.tsq, an RFC 3161 request for the SHA-256 of its manifest.sha256."""
+    from . import custody, timestamp as tsa
+
+    path = tsa.request(folder)
+    custody.log_derived(folder, "timestamp request", {"request_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                                      "manifest_sha256": tsa.manifest_digest(folder).hex()})
+    click.echo(f"request: {path}")
+    click.echo("send it to an RFC 3161 authority, e.g. curl -H 'Content-Type: application/timestamp-query' "
+               f"--data-binary @{path} URL > reply.tsr; then: evidence-audio timestamp attach {folder} reply.tsr")
+
+
+@timestamp.command("attach", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("token", type=click.Path(path_type=Path))
+@one_line_errors
+def timestamp_attach(folder: Path, token: Path) -> None:
+    """Store TOKEN (the authority's reply) as FOLDER/timestamp.tsr once it answers the request."""
+    from . import custody, timestamp as tsa
+
+    said = tsa.attach(folder, token)
+    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=hashlib.sha256(token.read_bytes()).hexdigest()))
+    click.echo(f"time-stamped: manifest.sha256 existed by {said['gen_time']} (authority {said['signer']}, "
+               f"serial {said['serial']}): {folder / tsa.REPLY_NAME}")
 
 
 @main.group()

@@ -159,7 +159,7 @@ def verify(report: Path, recording: Path | None = None, trusted: list | None = N
     ``trusted``: signing.TrustedKey list the folder's signature must come from (None: the signature
     is checked for consistency only, and a note says the signer is not established).
     """
-    from .. import custody, signing
+    from .. import custody, signing, timestamp
 
     path = report_path(Path(report))
     if not path.is_file():
@@ -177,4 +177,5 @@ def verify(report: Path, recording: Path | None = None, trusted: list | None = N
         manifest_sha = hashlib.sha256(listing.read_bytes()).hexdigest() if listing.is_file() else None
         checks += signing.check(path.parent, record, trusted)
         checks += custody.check(path.parent, record, manifest_sha)
+        checks += timestamp.check(path.parent)
     return checks

@@ -12,8 +12,9 @@ from pathlib import Path
 
 MANIFEST_NAME = "manifest.sha256"
 # Files added to a report folder after it is sealed, so never listed: the custody log (appended to
-# by every later verify) and the signed statement with its signature (they name the manifest).
-UNSEALED = ("custody.jsonl", "statement.json", "statement.json.sig")
+# by every later verify), the signed statement with its signature and the RFC 3161 time-stamp
+# request and reply (they name the manifest).
+UNSEALED = ("custody.jsonl", "statement.json", "statement.json.sig", "timestamp.tsq", "timestamp.tsr")
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
