@@ -4,7 +4,8 @@ Each entry says who (examiner, login account), what (action and its details), wh
 which tool (name and version) did something with the evidence or its report, in the sense of
 SWGDE's chain-of-custody documentation. Actions: ``intake`` (the recording's hashes), ``analysis``
 (settings, record integrity digest, manifest digest), ``signing``, ``verify`` (each later check and
-its result) and ``redact`` (a derivative made from the report).
+its result), ``redact`` (a derivative made from the report), ``timestamp request`` and
+``timestamp`` (RFC 3161 trusted time).
 
 Every entry holds ``previous_sha256``, the SHA-256 of the previous entry's line (its UTF-8 bytes
 without the newline; ``null`` in the first), and ``seq``, its 1-based position. An entry that is
