@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import struct
@@ -299,8 +300,6 @@ def statement(files: dict[str, bytes], examiner: str, key: Ed25519PublicKey, sig
 
     Raises ValueError when the folder lacks report.json or manifest.sha256.
     """
-    import json
-
     from .report.canonical import INTEGRITY_KEY
     from .report.formats.manifest import MANIFEST_NAME, parse
 
@@ -355,8 +354,6 @@ def check(folder: Path, record: dict | None, trusted: list[TrustedKey] | None) -
     * the signer must be one of ``trusted``; with no key given, a note says the signature was not
       checked against a trusted key.
     """
-    import json
-
     from .custody import CUSTODY_NAME, entry_sha256
     from .report.formats.manifest import MANIFEST_NAME
     from .report.verify import Check
@@ -415,17 +412,22 @@ def signed_files(files: dict[str, bytes], key: Ed25519PrivateKey, examiner: str,
     for a report folder's sealed ``files`` {name: bytes} whose custody log so far is ``log``."""
     from . import custody
     from .provenance import utc_now
+
+    added = sign_files(files, key, examiner, utc_now(), custody.entry_sha256(log.splitlines()[-1]) if log else None)
+    if log is not None:
+        added[custody.CUSTODY_NAME] = custody.chain([("signing", examiner, _details(files, added), None)], log)
+    return added
+
+
+def _details(files: dict[str, bytes], added: dict[str, bytes]) -> dict:
+    """The custody entry of a signing: what was signed, with which key."""
     from .report.formats.manifest import MANIFEST_NAME
 
-    head = custody.entry_sha256(log.splitlines()[-1]) if log else None
-    added = sign_files(files, key, examiner, utc_now(), head)
-    if log is not None:
-        details = {"key_fingerprint": fingerprint(key.public_key()),
-                   "manifest_sha256": hashlib.sha256(files[MANIFEST_NAME]).hexdigest(),
-                   "statement_sha256": hashlib.sha256(added[STATEMENT_NAME]).hexdigest(),
-                   "signature_sha256": hashlib.sha256(added[SIGNATURE_NAME]).hexdigest()}
-        added[custody.CUSTODY_NAME] = custody.chain([("signing", examiner, details, None)], log)
-    return added
+    said = json.loads(added[STATEMENT_NAME])
+    return {"key_fingerprint": said["key_fingerprint"],
+            "manifest_sha256": hashlib.sha256(files[MANIFEST_NAME]).hexdigest(),
+            **{f"{name}_sha256": hashlib.sha256(added[file]).hexdigest()
+               for name, file in (("statement", STATEMENT_NAME), ("signature", SIGNATURE_NAME))}}
 
 
 def sign_folder(folder: Path, key: Ed25519PrivateKey, examiner: str) -> Path:
@@ -445,16 +447,19 @@ def sign_folder(folder: Path, key: Ed25519PrivateKey, examiner: str) -> Path:
     failed = [c for c in verify(folder) if not c.passed]
     if failed:
         raise VerificationError(f"refusing to sign {folder}: it does not verify ({failed[0].name}: {failed[0].detail})")
-    custody_path = folder / CUSTODY_NAME
-    log = custody_path.read_bytes() if custody_path.is_file() else None
-    added = signed_files(read_folder(folder), key, examiner, log)
+    from . import custody
+    from .provenance import utc_now
+
+    log = folder / CUSTODY_NAME
+    head = custody.entry_sha256(log.read_bytes().splitlines()[-1]) if log.is_file() and log.stat().st_size else None
+    files = read_folder(folder)
+    added = sign_files(files, key, examiner, utc_now(), head)
     try:
-        for name in (SIGNATURE_NAME, STATEMENT_NAME, CUSTODY_NAME):
-            if name not in added:
-                continue
+        for name in (SIGNATURE_NAME, STATEMENT_NAME):
             temporary = folder / f".{name}.partial-{os.getpid()}"
             _write_new(temporary, added[name], 0o644)
-            os.replace(temporary, folder / name)  # the custody log only grows: its old bytes lead the new
+            os.rename(temporary, folder / name)
+        custody.append(folder, "signing", examiner, _details(files, added))  # later entries may precede it
     except OSError as exc:
         raise OutputError(f"cannot write the signature into {folder}: {exc.strerror or exc}") from None
     return folder / SIGNATURE_NAME

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import stat
 import subprocess
@@ -22,7 +21,7 @@ from conftest import EXAMPLES
 from test_formats import full  # noqa: F401  (the fixture: a record with every block, and its samples)
 from evidence_audio import custody, signing
 from evidence_audio.pipeline import write_report
-from evidence_audio.report.canonical import render, seal
+from evidence_audio.report.canonical import seal
 from evidence_audio.report.formats import manifest, render_folder
 from evidence_audio.report.output import written_by_this_tool
 from evidence_audio.report.verify import verify
