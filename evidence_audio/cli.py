@@ -45,7 +45,7 @@ def one_line_errors(func):
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted; no report was written", 130)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence for a clean exit
             if os.environ.get("EVIDENCE_AUDIO_DEBUG"):

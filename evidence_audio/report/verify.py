@@ -118,6 +118,8 @@ def check_rendered(folder: Path, record: dict, samples=None) -> list[Check]:
     from .formats import FORMATS
 
     present = [f for f in FORMATS if f.name != "json" and (folder / f.file_name).is_file()]
+    if not present:
+        return []
     same, differ, skipped = [], [], []
     for f in present:
         if samples is None and f.name == "pdf":
@@ -132,17 +134,18 @@ def check_rendered(folder: Path, record: dict, samples=None) -> list[Check]:
         if samples is None and f.name == "html":
             expected, actual = _FIGURE.sub(b"", expected), _FIGURE.sub(b"", actual)
         (same if expected == actual else differ).append(f.file_name)
-    if not present:
-        return []
-    version = ((record.get("provenance") or {}).get("tool") or {}).get("version")
-    detail = "; ".join(part for part in (
-        f"differ from report.json re-rendered: {', '.join(differ)} (edited"
-        + (f", or made by evidence-audio {version}, this is {__version__})" if version != __version__ else ")")
-        if differ else "",
-        f"byte-identical when re-rendered: {', '.join(same)}" if same else "",
-        f"not re-rendered without the recording: {', '.join(skipped)}"
-        + ("; the timeline figure of report.html was not compared" if "report.html" in same + differ else "")
-        if samples is None else "") if part)
+    parts = []
+    if differ:
+        version = ((record.get("provenance") or {}).get("tool") or {}).get("version")
+        why = "edited" if version == __version__ else f"edited, or made by evidence-audio {version}, this is {__version__}"
+        parts.append(f"differ from report.json re-rendered: {', '.join(differ)} ({why})")
+    if same:
+        parts.append(f"byte-identical when re-rendered: {', '.join(same)}")
+    if skipped:
+        parts.append(f"not re-rendered without the recording: {', '.join(skipped)}")
+    if samples is None and any(f.name == "html" for f in present):
+        parts.append("the timeline figure of report.html was not compared (it is drawn from the recording)")
+    detail = "; ".join(parts)
     return [Check("readable files", not differ, detail)]
 
 
@@ -167,10 +170,13 @@ def verify(report: Path, recording: Path | None = None, trusted: list | None = N
     raw = path.read_bytes()
     checks, record = check_report(raw)
     checks += check_folder(path.parent, required=Path(report).is_dir())
+    same_audio = False
     if record is not None and recording is not None:
-        checks += check_recording(record, Path(recording))
+        found = check_recording(record, Path(recording))
+        checks += found
+        same_audio = any(c.passed for c in found if c.name in ("recording sha256", "decoded audio"))
     if record is not None and Path(report).is_dir():
-        samples = analysis_samples(record, Path(recording)) if recording is not None else None
+        samples = analysis_samples(record, Path(recording)) if same_audio else None
         checks += check_rendered(path.parent, record, samples)
     if Path(report).is_dir() or trusted:
         listing = path.parent / manifest.MANIFEST_NAME
