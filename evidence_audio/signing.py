@@ -90,15 +90,17 @@ class KeyFiles:
 def new_key_pair(examiner: str, out_dir: Path, passphrase: bytes | None = None) -> KeyFiles:
     """Write ``<principal>_ed25519`` (mode 0600), ``.pub`` and ``.allowed_signers`` into ``out_dir``.
 
-    Raises OutputError (exit 7) when a file exists already, when ``out_dir`` is a report folder
-    (keys are never written into one), or when the folder cannot be written.
+    Raises OutputError (exit 7) when a file exists already, when ``out_dir`` is or lies inside a
+    folder this tool wrote (keys are never written into a report folder), or when the folder cannot
+    be written.
     """
-    from .report.formats.manifest import MANIFEST_NAME
+    from .report.output import written_by_this_tool
 
     principal = principal_for(examiner)
     out_dir = Path(out_dir)
-    if (out_dir / MANIFEST_NAME).exists() or (out_dir / STATEMENT_NAME).exists():
-        raise OutputError(f"refusing to write keys into {out_dir}: it is a report folder")
+    for folder in (out_dir, *Path(os.path.abspath(out_dir)).parents):
+        if written_by_this_tool(folder):
+            raise OutputError(f"refusing to write keys into {out_dir}: {folder} is a report folder")
     private_path = out_dir / f"{principal}_ed25519"
     paths = (private_path, private_path.with_name(private_path.name + ".pub"),
              private_path.with_name(private_path.name + ".allowed_signers"))

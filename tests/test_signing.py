@@ -99,6 +99,8 @@ def test_keys_are_never_written_into_a_report_folder(folders):
     result = _cli("keys", "new", "--examiner", "X", "-o", signed, "--no-passphrase")
     assert result.returncode == 7 and "report folder" in result.stderr
     assert not any(p.name.startswith("x_") for p in signed.iterdir())
+    inside = _cli("keys", "new", "--examiner", "X", "-o", signed / "keys", "--no-passphrase")
+    assert inside.returncode == 7 and not (signed / "keys").exists()
 
 
 # --- SSHSIG against OpenSSH's ssh-keygen --------------------------------------------------------
