@@ -99,8 +99,10 @@ def check_folder(folder: Path, required: bool) -> list[Check]:
     except (UnicodeDecodeError, ValueError) as exc:
         return [Check("folder manifest", False, f"{manifest.MANIFEST_NAME} unreadable: {exc}")]
     found = manifest.check_folder(folder, entries)
+    digest = hashlib.sha256(listing.read_bytes()).hexdigest()  # what a signature and a time-stamp name
     checks = [Check("folder manifest", REPORT_NAME in entries,
-                    f"{found.listed} files listed" if REPORT_NAME in entries else f"{REPORT_NAME} is not listed")]
+                    f"{found.listed} files listed; manifest SHA-256 {digest}" if REPORT_NAME in entries
+                    else f"{REPORT_NAME} is not listed")]
     checks.append(Check("folder files", found.passed,
                         "every listed file present and unchanged, none unlisted" if found.passed else
                         "; ".join(f"{label}: {', '.join(names)}" for label, names in
