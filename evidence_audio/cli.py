@@ -277,7 +277,7 @@ def _passphrase(key: Path, passphrase_file: Path | None) -> bytes | None:
 
 def _signer(key: Path, passphrase_file: Path | None, examiner: str | None) -> tuple:
     """(private key, examiner name): the name from --examiner, else the comment of KEY.pub."""
-    from .signing import load_private_key
+    from .signing import load_private_key, principal_for
 
     private = load_private_key(key, _passphrase(key, passphrase_file))
     if not examiner:
@@ -286,6 +286,10 @@ def _signer(key: Path, passphrase_file: Path | None, examiner: str | None) -> tu
         examiner = parts[2].strip() if len(parts) > 2 else None
     if not examiner:
         raise click.UsageError(f"give --examiner (no name in {key}.pub)")
+    try:
+        principal_for(examiner)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--examiner'") from None
     return private, examiner
 
 

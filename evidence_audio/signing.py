@@ -148,6 +148,8 @@ def key_is_encrypted(path: Path) -> bool:
 
 def load_private_key(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
     """An Ed25519 private key from an OpenSSH private-key file; KeyError_ (exit 3) on any failure."""
+    if passphrase and not key_is_encrypted(path):
+        passphrase = None  # a passphrase given for an unprotected key is not needed
     try:
         key = serialization.load_ssh_private_key(_read(path), password=passphrase or None)
     except TypeError:
