@@ -92,6 +92,9 @@ def test_keys_new_writes_a_protected_openssh_key_and_prints_its_fingerprint(tmp_
         assert listed[1] == printed["fingerprint"]
     again = _cli("keys", "new", "--examiner", EXAMINER, "-o", tmp_path / "k", "--no-passphrase")
     assert again.returncode == 7 and "exists already" in again.stderr
+    prompted = _cli("keys", "new", "--examiner", "Typed In", "-o", tmp_path / "p", input="typed secret\ntyped secret\n")
+    assert prompted.returncode == 0, prompted.stderr
+    assert signing.load_private_key(tmp_path / "p" / "typed-in_ed25519", b"typed secret")
 
 
 def test_keys_are_never_written_into_a_report_folder(folders):
