@@ -82,13 +82,13 @@ def analysis_entries(record: dict, files: dict[str, bytes]) -> list[tuple]:
 def append(folder: Path, action: str, examiner: str | None, details: dict) -> str | None:
     """Append one entry to ``folder/custody.jsonl`` (under an exclusive lock); returns its SHA-256.
 
-    Returns None, writing nothing, when the folder has no custody log. Raises OSError when it
-    cannot be written.
+    Returns None, writing nothing, when the folder has no custody log (or the log is a symbolic
+    link). Raises OSError when it cannot be written.
     """
     path = Path(folder) / CUSTODY_NAME
-    if not path.is_file():
-        return None
-    with open(path, "r+b") as handle:
+    if not path.is_file() or path.is_symlink():
+        return None  # a link is never followed: it could point anywhere outside the folder
+    with os.fdopen(os.open(path, os.O_RDWR | os.O_NOFOLLOW), "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         lines = handle.read().splitlines()
         line = entry(lines[-1] if lines else None, len(lines) + 1, action, examiner, details)
@@ -134,6 +134,8 @@ def check(folder: Path, record: dict | None, manifest_sha256: str | None) -> lis
     from .report.verify import Check
 
     path = Path(folder) / CUSTODY_NAME
+    if path.is_symlink():
+        return [Check("custody log", False, f"{CUSTODY_NAME} is a symbolic link, not the folder's own log")]
     if not path.is_file():
         return [Check("custody log", True, f"no {CUSTODY_NAME} (a folder made before custody logs, or "
                                            "one removed): custody not shown", note=True)]

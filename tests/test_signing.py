@@ -243,6 +243,12 @@ def test_verify_appends_to_the_custody_log_and_the_chain_holds(folders, tmp_path
     assert entries[-1]["examiner"] == "Second Examiner" and entries[-1]["details"]["result"] == "VERIFIED"
     assert entries[0]["details"]["hashes"]["sha256"] == json.loads((copy / "report.json").read_text())["evidence"]["hashes"]["sha256"]
     assert not _failed(verify(copy))  # the appended entry keeps the folder verifiable
+    # a log replaced by a link to a file elsewhere is never written through
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours\n")
+    (copy / custody.CUSTODY_NAME).unlink()
+    (copy / custody.CUSTODY_NAME).symlink_to(outside)
+    assert _cli("verify", copy).returncode == 5 and outside.read_text() == "not yours\n"
 
 
 def test_a_reordered_custody_log_names_the_breaking_entry(folders, tmp_path):
