@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import signal
@@ -73,7 +74,7 @@ def one_line_errors(func):
         except KeyboardInterrupt as exc:
             code = getattr(exc, "exit_code", 130)
             _fail(f"interrupted ({signal.Signals(code - 128).name}); nothing half-written was left", code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit):
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # noqa: BLE001 - the last line of defence for a clean exit
             if os.environ.get("EVIDENCE_AUDIO_DEBUG"):
@@ -127,13 +128,17 @@ def main() -> None:
 @click.option("--stream", "stream", type=click.IntRange(min=0), metavar="N",
               help="Analyse only audio stream N (its index in the report's streams); default: every audio "
                    "stream that carries signal, mixed on the timeline.")
+@click.option("--sign", "sign_key", type=click.Path(path_type=Path), metavar="KEY",
+              help="Sign the folder with this examiner key (from 'keys new'); see 'sign'.")
+@click.option("--passphrase-file", type=click.Path(path_type=Path), help="File holding the key's passphrase.")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, record_path: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
             max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
             engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool,
-            stream: int | None) -> None:
-    """Analyse RECORDING and write a hashed report folder."""
+            stream: int | None,
+            sign_key: Path | None, passphrase_file: Path | None) -> None:
+    """Analyse RECORDING and write a hashed report folder (with custody.jsonl; signed with --sign)."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
     from .progress import for_stderr as progress_for_stderr
     from .report.output import check_output_folder
@@ -147,25 +152,43 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
                         model=whisper_model, language=language, translate=translate, speech_only=not all_audio,
                         record_path=record_path, stream=stream)
     out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
+    signer = _signer(sign_key, passphrase_file, examiner) if sign_key else None  # asked before the long part
     with progress_for_stderr(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)
         out = write_report(record, out_dir, overwrite=overwrite, samples=samples, formats=formats,
-                           progress=progress, inputs=[recording])
+                           progress=progress, inputs=[recording], signer=signer)
     _echo(f"report: {out}", f"integrity sha256: {record['integrity']['digest']}")
+    if signer:
+        _echo_signed(out, signer)
 
 
 @main.command(epilog=EXIT_CODES)
 @click.argument("report", type=PATH)
 @click.argument("recording", type=PATH, required=False)
+@click.option("--key", "public_key", type=PATH, metavar="PUB",
+              help="The examiner's public key (.pub): the folder must be signed with it.")
+@click.option("--allowed-signers", type=PATH, metavar="FILE",
+              help="An OpenSSH allowed_signers file: the folder must be signed by one of its keys.")
+@click.option("--examiner", help="Who is verifying, for the custody log.")
 @one_line_errors
-def verify(report: Path, recording: Path | None) -> None:
-    """Check REPORT (report.json or its folder) and, given it, that RECORDING is the file it describes."""
+def verify(report: Path, recording: Path | None, public_key: Path | None, allowed_signers: Path | None,
+           examiner: str | None) -> None:
+    """Check REPORT (report.json or its folder) and, given it, that RECORDING is the file it describes;
+    with --key or --allowed-signers, who signed it. Each run is added to the folder's custody.jsonl."""
+    from .custody import log_verify
     from .report.verify import verify as run
+    from .signing import trusted_keys
 
-    checks = run(report, recording)
-    _echo(*(check.line() for check in checks))
-    failed = [c for c in checks if not c.passed]
-    _echo(f"{'VERIFIED' if not failed else 'NOT VERIFIED'}: {len(checks) - len(failed)} of {len(checks)} checks passed")
+    trusted = trusted_keys(public_key, allowed_signers) if public_key or allowed_signers else None
+    checks = run(report, recording, trusted)
+    for check in checks:
+        _echo(check.line())
+    counted = [c for c in checks if not c.note]
+    failed = [c for c in counted if not c.passed]
+    _echo(f"{'VERIFIED' if not failed else 'NOT VERIFIED'}: {len(counted) - len(failed)} of {len(counted)} checks passed")
+    logged = log_verify(report, recording, checks, trusted, examiner)
+    if logged:
+        _echo(f"custody: {logged}", err=True)
     sys.exit(5 if failed else 0)
 
 
@@ -253,6 +276,7 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
            output: Path | None, overwrite: bool) -> None:
     """Write a publishable copy of RECORDING with ranges bleeped, muted or a voice disguised,
     and derivation.json tying the copy to the evidence (both SHA-256, operations, times)."""
+    from .custody import log_derived
     from .intake import take_in
     from .redact import Operation, load_report, parse_ranges, redact as run, speaker_ranges, word_ranges
     from .report.canonical import render
@@ -274,8 +298,137 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
                        for a, b, w in word_ranges(load_report(words_from, intake), words.split(","))]
     name, data, record = run(intake, operations, f".{suffix}" if suffix else None)
     out = write_folder(out_dir, {name: data, "derivation.json": render(record)}, overwrite=overwrite, inputs=evidence)
+    for source in dict.fromkeys(p for p in (report_path, words_from) if p):
+        log_derived(source, "redact", {"derivative_sha256": record["derivative"]["sha256"], "output": str(out / name),
+                                       "operations": len(record["operations"])})
     _echo(f"{len(record['operations'])} operation{'' if len(record['operations']) == 1 else 's'}; written: {out / name}",
           f"derivative sha256: {record['derivative']['sha256']}")
+
+
+def _passphrase(key: Path, passphrase_file: Path | None) -> bytes | None:
+    from .signing import key_is_encrypted
+
+    if passphrase_file:
+        try:
+            return passphrase_file.read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            _fail(f"cannot read passphrase file {passphrase_file}: {exc.strerror}", 3)
+    if key_is_encrypted(key):
+        return click.prompt(f"Passphrase for {key}", hide_input=True, err=True).encode("utf-8")
+    return None
+
+
+def _signer(key: Path, passphrase_file: Path | None, examiner: str | None) -> tuple:
+    """(private key, examiner name): the name from --examiner, else the comment of KEY.pub."""
+    from .signing import load_private_key, principal_for
+
+    private = load_private_key(key, _passphrase(key, passphrase_file))
+    if not examiner:
+        pub = key.with_name(key.name + ".pub")
+        parts = pub.read_text(encoding="utf-8").split(maxsplit=2) if pub.is_file() else []
+        examiner = parts[2].strip() if len(parts) > 2 else None
+    if not examiner:
+        raise click.UsageError(f"give --examiner (no name in {key}.pub)")
+    try:
+        principal_for(examiner)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--examiner'") from None
+    return private, examiner
+
+
+def _echo_signed(folder: Path, signer: tuple) -> None:
+    from .signing import SIGNATURE_NAME, STATEMENT_NAME, fingerprint
+
+    click.echo(f"signed by {signer[1]}, key {fingerprint(signer[0].public_key())}: {folder / SIGNATURE_NAME}")
+    click.echo(f"check without evidence-audio: ssh-keygen -Y verify -f allowed_signers -I <principal> "
+               f"-n evidence-audio -s {SIGNATURE_NAME} < {STATEMENT_NAME}")
+
+
+@main.command(epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--key", "key", required=True, type=click.Path(path_type=Path), help="The examiner's private key.")
+@click.option("--examiner", help="Examiner name for the statement (default: the comment of KEY.pub).")
+@click.option("--passphrase-file", type=click.Path(path_type=Path), help="File holding the key's passphrase.")
+@one_line_errors
+def sign(folder: Path, key: Path, examiner: str | None, passphrase_file: Path | None) -> None:
+    """Sign an existing report FOLDER: statement.json and statement.json.sig (OpenSSH SSHSIG) are added;
+    no report file changes. The folder must verify first (exit 5 if not)."""
+    from .report.verify import REPORT_NAME
+    from .signing import sign_folder
+
+    if not (folder / REPORT_NAME).is_file():
+        _fail(f"not a report folder: {folder}", 3)
+    signer = _signer(key, passphrase_file, examiner)
+    sign_folder(folder, *signer)
+    _echo_signed(folder, signer)
+
+
+@main.group()
+def timestamp() -> None:
+    """Trusted time (RFC 3161) for a report folder's manifest: request, then attach the reply."""
+
+
+@timestamp.command("request", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@one_line_errors
+def timestamp_request(folder: Path) -> None:
+    """Write FOLDER/timestamp.tsq, an RFC 3161 request for the SHA-256 of its manifest.sha256."""
+    from . import custody, timestamp as tsa
+
+    path = tsa.request(folder)
+    custody.log_derived(folder, "timestamp request", {"request_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                                                      "manifest_sha256": tsa.manifest_digest(folder).hex()})
+    click.echo(f"request: {path}")
+    click.echo("send it to an RFC 3161 authority, e.g. curl -H 'Content-Type: application/timestamp-query' "
+               f"--data-binary @{path} URL > reply.tsr; then: evidence-audio timestamp attach {folder} reply.tsr")
+
+
+@timestamp.command("attach", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("token", type=click.Path(path_type=Path))
+@one_line_errors
+def timestamp_attach(folder: Path, token: Path) -> None:
+    """Store TOKEN (the authority's reply) as FOLDER/timestamp.tsr once it answers the request."""
+    from . import custody, timestamp as tsa
+
+    said = tsa.attach(folder, token)
+    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=hashlib.sha256(token.read_bytes()).hexdigest()))
+    click.echo(f"time-stamped: manifest.sha256 existed by {said['gen_time']} (authority {said['signer']}, "
+               f"serial {said['serial']}): {folder / tsa.REPLY_NAME}")
+
+
+@main.group()
+def keys() -> None:
+    """Examiner keys (Ed25519, OpenSSH format) for signing report folders."""
+
+
+@keys.command("new", epilog=EXIT_CODES)
+@click.option("--examiner", required=True, help="The examiner's name (the key's comment and principal).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder for the key files (never a report folder).")
+@click.option("--passphrase-file", type=click.Path(path_type=Path), help="File holding the new passphrase.")
+@click.option("--no-passphrase", is_flag=True, help="Leave the private key unencrypted (no prompt).")
+@one_line_errors
+def keys_new(examiner: str, output: Path, passphrase_file: Path | None, no_passphrase: bool) -> None:
+    """Make an Ed25519 key pair: a private key (mode 0600, passphrase-protected unless --no-passphrase),
+    its public key (.pub) and an allowed_signers line for 'ssh-keygen -Y verify'."""
+    from .signing import new_key_pair
+
+    if passphrase_file:
+        passphrase = _passphrase(Path(), passphrase_file)
+    elif no_passphrase:
+        passphrase = None
+    else:
+        passphrase = click.prompt("Passphrase for the new key (empty for none)", default="", show_default=False,
+                                  hide_input=True, confirmation_prompt=True, err=True).encode("utf-8") or None
+    try:
+        made = new_key_pair(examiner, output, passphrase)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--examiner'") from None
+    click.echo(f"private key: {made.private} (mode 0600{', passphrase-protected' if passphrase else ', NOT encrypted'})")
+    click.echo(f"public key: {made.public}")
+    click.echo(f"allowed signers: {made.allowed_signers} (principal {made.principal})")
+    click.echo(f"fingerprint: {made.fingerprint}")
 
 
 @main.group()

@@ -8,6 +8,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from . import custody, signing
 from .intake import check_media, confirm_unchanged, take_in
 from .provenance import Provenance, utc_now
 from .report.canonical import seal
@@ -130,8 +131,12 @@ def render_outputs(record: dict, samples: np.ndarray | None = None, formats: Ite
 
 def write_report(record: dict, out_dir: str | Path, overwrite: bool = False, samples: np.ndarray | None = None,
                  formats: Iterable[str] | None = None, progress: Progress | None = None,
-                 inputs: Iterable[str | Path] = ()) -> Path:
+                 inputs: Iterable[str | Path] = (), signer: tuple | None = None) -> Path:
     """Render the report files and write them atomically into ``out_dir``; returns the folder's path.
+
+    The folder gets custody.jsonl (intake and analysis entries) beside the sealed files; with
+    ``signer`` = (Ed25519 private key, examiner name) also the signed statement and its signature
+    (see evidence_audio.signing), written in the same atomic step.
 
     Raises OutputError (exit 7) when the folder cannot be written, exists already without ``overwrite``,
     is not a report folder this tool wrote, or is, contains or lies above one of ``inputs``.
@@ -139,6 +144,9 @@ def write_report(record: dict, out_dir: str | Path, overwrite: bool = False, sam
     progress = progress or NoProgress()
     with progress.stage("writing report files", unit="files") as update:
         files = render_outputs(record, samples, formats, progress=update)
+        log = custody.chain(custody.analysis_entries(record, files))
+        files = {**files, custody.CUSTODY_NAME: log,
+                 **(signing.signed_files(files, *signer, log) if signer else {})}
         return write_folder(Path(out_dir), files, overwrite=overwrite, inputs=inputs)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ..audio_io import decode_native
 from ..intake import Intake
-from . import discontinuity, enf, metadata
+from . import credentials, discontinuity, enf, metadata
 
 STATEMENT = (
     "These are indicators for an expert to examine, not findings of authenticity or tampering. "
@@ -35,6 +35,7 @@ def indicators(intake: Intake, mains_hz: int | None = None, native: bool = True)
         "metadata": metadata.examine(intake),
         "discontinuities": discontinuities,
         "enf": enf.examine(intake.audio.samples, intake.audio.sample_rate, mains_hz).to_record(),
+        "content_credentials": credentials.examine(intake),
     }
 
 
@@ -56,8 +57,9 @@ def indicator_files(path, mains_hz: int | None = None) -> tuple[dict, dict[str, 
 def summary(block: dict) -> list[str]:
     """A few plain lines for the terminal."""
     lines = [block["statement"]]
-    for key in ("metadata", "discontinuities", "enf"):
-        lines.append(f"- {block[key]['indicator']}: {block[key]['summary']}")
+    for key in ("metadata", "discontinuities", "enf", "content_credentials"):
+        if key in block:
+            lines.append(f"- {block[key]['indicator']}: {block[key]['summary']}")
     for c in block["discontinuities"]["candidates"]:
         lines.append(f"    {c['time']:9.3f} s  {c['kind']:26} {c['detail']}")
     return lines

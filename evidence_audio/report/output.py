@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import OutputError
-from .formats.manifest import MANIFEST_NAME
+from .formats.manifest import MANIFEST_NAME, UNSEALED
 
 # Signals that stop a command (Ctrl-C, hang-up, terminate); held back while the folder changes state.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -58,7 +58,8 @@ def _sealed(path: Path) -> dict | None:
 def written_by_this_tool(folder: Path) -> bool:
     """Whether ``folder`` is an output folder this tool wrote, judged by its contents, not its name.
 
-    A report folder: ``manifest.sha256`` and ``report.json``, and nothing the manifest does not list.
+    A report folder: ``manifest.sha256`` and ``report.json``, and nothing the manifest does not list
+    but the files added after sealing (custody log, signed statement and signature).
     A side-record folder (compare, indicators, redact): one sealed record with an intact integrity
     digest and only the files written beside it.
     """
@@ -73,7 +74,7 @@ def written_by_this_tool(folder: Path) -> bool:
     names = set(entries)
     if {MANIFEST_NAME, "report.json"} <= names:
         listed = _manifest_names(folder)
-        return listed is not None and names - {MANIFEST_NAME} <= listed
+        return listed is not None and names - {MANIFEST_NAME, *UNSEALED} <= listed
     for record_name, companions in SIDE_RECORDS.items():
         if record_name in names:
             record = _sealed(folder / record_name)

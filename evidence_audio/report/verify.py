@@ -8,8 +8,10 @@ Sealed records: report.json (``analyze``), indicators.json (``indicators``), com
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -18,6 +20,7 @@ from pathlib import Path
 import jsonschema
 from referencing import Registry, Resource
 
+from .. import __version__
 from ..errors import InputError, MediaError, UsageError
 from ..intake import check_input, decode_file, hash_file
 from .canonical import INTEGRITY_KEY, integrity_digest, render
@@ -31,6 +34,7 @@ RECORDS = {REPORT_NAME: ("evidence-audio/report/v1", "schema.json"),
            "compare.json": ("evidence-audio/compare/v1", "compare.schema.json"),
            "derivation.json": ("evidence-audio/derivation/v1", "derivation.schema.json")}
 _RENDERINGS = {".pdf", ".html", ".htm", ".srt", ".vtt", ".txt", ".rttm", ".png"}
+_FIGURE = re.compile(rb"data:image/png;base64,[A-Za-z0-9+/=]*")
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,10 @@ class Check:
     name: str
     passed: bool
     detail: str
+    note: bool = False  # says what was not or could not be checked; not counted as a check
 
     def line(self) -> str:
-        return f"{'PASS' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
+        return f"{'NOTE' if self.note else 'PASS' if self.passed else 'FAIL'}  {self.name}: {self.detail}"
 
 
 @lru_cache(maxsize=None)
@@ -159,8 +164,10 @@ def check_folder(folder: Path) -> list[Check]:
     except (UnicodeDecodeError, ValueError) as exc:
         return [Check("folder manifest", False, f"{manifest.MANIFEST_NAME} unreadable: {exc}")]
     found = manifest.check_folder(folder, entries)
+    digest = hashlib.sha256(listing.read_bytes()).hexdigest()  # what a signature and a time-stamp name
     checks = [Check("folder manifest", REPORT_NAME in entries,
-                    f"{found.listed} files listed" if REPORT_NAME in entries else f"{REPORT_NAME} is not listed")]
+                    f"{found.listed} files listed; manifest SHA-256 {digest}" if REPORT_NAME in entries
+                    else f"{REPORT_NAME} is not listed")]
     checks.append(Check("folder files", found.passed,
                         "every listed file present and unchanged, none unlisted" if found.passed else
                         "; ".join(f"{label}: {', '.join(names)}" for label, names in
@@ -201,10 +208,61 @@ def check_named_file(record: dict, recording: Path) -> list[Check]:
                   else f"{got} (record names: {', '.join(f'{r} {s}' for r, s in named.items())})")]
 
 
-def verify(report: Path, recording: Path | None = None) -> list[Check]:
-    """Checks of a sealed record (report.json, indicators.json, compare.json, derivation.json, or a
-    folder holding one) and, given it, of the recording it describes. Raises InputError when the
-    record is missing, UsageError for a rendering such as report.pdf."""
+def check_rendered(folder: Path, record: dict, samples=None) -> list[Check]:
+    """The readable files re-rendered from report.json and compared byte for byte.
+
+    Without ``samples`` (the recording's 16 kHz analysis signal) the timeline figure cannot be
+    drawn: report.html is compared with its figure left out, report.pdf is not compared.
+    """
+    from .formats import FORMATS
+
+    present = [f for f in FORMATS if f.name != "json" and (folder / f.file_name).is_file()]
+    if not present:
+        return []
+    same, differ, skipped = [], [], []
+    for f in present:
+        if samples is None and f.name == "pdf":
+            skipped.append(f.file_name)
+            continue
+        try:
+            expected = f.render(record, samples)
+        except Exception as exc:  # noqa: BLE001 - a record the renderers cannot read is a failed check
+            differ.append(f"{f.file_name} (cannot render: {type(exc).__name__})")
+            continue
+        actual = (folder / f.file_name).read_bytes()
+        if samples is None and f.name == "html":
+            expected, actual = _FIGURE.sub(b"", expected), _FIGURE.sub(b"", actual)
+        (same if expected == actual else differ).append(f.file_name)
+    parts = []
+    if differ:
+        version = ((record.get("provenance") or {}).get("tool") or {}).get("version")
+        why = "edited" if version == __version__ else f"edited, or made by evidence-audio {version}, this is {__version__}"
+        parts.append(f"differ from report.json re-rendered: {', '.join(differ)} ({why})")
+    if same:
+        parts.append(f"byte-identical when re-rendered: {', '.join(same)}")
+    if skipped:
+        parts.append(f"not re-rendered without the recording: {', '.join(skipped)}")
+    if samples is None and any(f.name == "html" for f in present):
+        parts.append("the timeline figure of report.html was not compared (it is drawn from the recording)")
+    detail = "; ".join(parts)
+    return [Check("readable files", not differ, detail)]
+
+
+def analysis_samples(record: dict, recording: Path):
+    """The recording's 16 kHz analysis signal if it is the one the record describes, else None."""
+    audio = decode_file(recording)
+    wanted = ((record.get("evidence") or {}).get("audio") or {}).get("analysis_sha256")
+    return audio.samples if audio.analysis_sha256 == wanted else None
+
+
+def verify(report: Path, recording: Path | None = None, trusted: list | None = None) -> list[Check]:
+    """Every check of a report (report.json or its folder) and, given it, of the recording.
+
+    ``trusted``: signing.TrustedKey list the folder's signature must come from (None: the signature
+    is checked for consistency only, and a note says the signer is not established).
+    """
+    from .. import custody, signing, timestamp
+
     path = report_path(Path(report))
     if not path.is_file():
         raise InputError(f"report not found: {path}")
@@ -213,9 +271,23 @@ def verify(report: Path, recording: Path | None = None) -> list[Check]:
     checks, record = check_report(raw, label)
     if path.name in SIDE_RECORDS:  # no manifest: its folder is checked when the folder is given
         checks += check_side_folder(path.parent, path.name, record) if Path(report).is_dir() else []
-    else:
-        checks += check_folder(path.parent)  # also when given report.json: its folder must be whole
+        if record is not None and recording is not None:
+            checks += check_named_file(record, Path(recording))
+        return checks
+    checks += check_folder(path.parent)  # also when given report.json: its folder must be whole
+    same_audio = False
     if record is not None and recording is not None:
-        checks += (check_recording(record, Path(recording)) if "evidence" in record
-                   else check_named_file(record, Path(recording)))
+        found = check_recording(record, Path(recording))
+        checks += found
+        same_audio = any(c.passed for c in found
+                         if c.name in ("recording sha256", "decoded audio", "decoded audio identity"))
+    if record is not None and Path(report).is_dir():
+        samples = analysis_samples(record, Path(recording)) if same_audio else None
+        checks += check_rendered(path.parent, record, samples)
+    if Path(report).is_dir() or trusted:
+        listing = path.parent / manifest.MANIFEST_NAME
+        manifest_sha = hashlib.sha256(listing.read_bytes()).hexdigest() if listing.is_file() else None
+        checks += signing.check(path.parent, record, trusted)
+        checks += custody.check(path.parent, record, manifest_sha)
+        checks += timestamp.check(path.parent)
     return checks

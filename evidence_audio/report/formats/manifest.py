@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MANIFEST_NAME = "manifest.sha256"
+# Files added to a report folder after it is sealed, so never listed: the custody log (appended to
+# by every later verify), the signed statement with its signature and the RFC 3161 time-stamp
+# request and reply (they name the manifest).
+UNSEALED = ("custody.jsonl", "statement.json", "statement.json.sig", "timestamp.tsq", "timestamp.tsr")
 _LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 
 
@@ -54,7 +58,7 @@ def check_folder(folder: Path, entries: dict[str, str]) -> FolderCheck:
     """Every entry of ``folder`` accounted for: listed regular files hashed, anything else named."""
     found = list(os.scandir(folder))
     irregular = tuple(sorted(e.name for e in found if e.is_symlink() or not e.is_file(follow_symlinks=False)))
-    present = {e.name for e in found if e.name not in irregular and e.name != MANIFEST_NAME}
+    present = {e.name for e in found if e.name not in irregular and e.name not in (MANIFEST_NAME, *UNSEALED)}
     changed = tuple(sorted(name for name, sha in entries.items() if name in present
                            and hashlib.sha256((folder / name).read_bytes()).hexdigest() != sha))
     return FolderCheck(len(entries), changed, tuple(sorted(set(entries) - present - set(irregular))),

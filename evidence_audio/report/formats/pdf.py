@@ -316,7 +316,10 @@ def render(record: dict, samples=None) -> bytes:
     pdf.cell(0, 9, "Audio evidence report", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.paragraph("Generated from report.json, the sealed record of this analysis; its integrity digest "
                   "(SHA-256 of the record's RFC 8785 form) is printed at the foot of every page. "
-                  "Check it with: evidence-audio verify <report folder> <recording>.", size=8, style="I")
+                  "Check it with: evidence-audio verify <report folder> <recording>. This document cannot show "
+                  "who made it: a signed folder holds statement.json.sig, an examiner's signature over the "
+                  "SHA-256 of every file, this one included; evidence-audio verify <report folder> --key "
+                  "<examiner.pub> names the signer.", size=8, style="I")
     if pdf.unprintable:
         pdf.paragraph(f"No font available here covers {len(pdf.unprintable)} character(s) of the record ("
                       + ", ".join(f"U+{ord(c):04X}" for c in sorted(pdf.unprintable)[:8])

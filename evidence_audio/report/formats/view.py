@@ -343,7 +343,8 @@ def authenticity(record: dict) -> Authenticity | None:
     block = analysis(record, "authenticity")
     if not block:
         return None
-    parts = [block[key] for key in ("metadata", "discontinuities", "enf") if isinstance(block.get(key), dict)]
+    parts = [block[key] for key in ("metadata", "discontinuities", "enf", "content_credentials")
+             if isinstance(block.get(key), dict)]
     return Authenticity(
         block.get("statement", ""),
         [(p.get("indicator", "?"), p.get("summary", ""), p.get("can_show", ""), p.get("cannot_show", "")) for p in parts],
