@@ -272,7 +272,8 @@ def verify(report: Path, recording: Path | None = None, trusted: list | None = N
     if path.name in SIDE_RECORDS:  # no manifest: its folder is checked when the folder is given
         checks += check_side_folder(path.parent, path.name, record) if Path(report).is_dir() else []
         if record is not None and recording is not None:
-            checks += check_named_file(record, Path(recording))
+            checks += (check_recording(record, Path(recording)) if "evidence" in record
+                       else check_named_file(record, Path(recording)))
         return checks
     checks += check_folder(path.parent)  # also when given report.json: its folder must be whole
     same_audio = False
