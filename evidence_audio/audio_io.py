@@ -75,11 +75,13 @@ def lossless_format(native_format: str) -> str:
 
 
 def encode(samples: np.ndarray, sample_rate: int, suffix: str, bit_rate: int | None = None,
-           pcm_format: str = "s16") -> bytes:
+           pcm_format: str = "s16", bitexact: bool = False) -> bytes:
     """Encode (n, channels) or (n,) float32 samples in [-1, 1] into the format named by suffix.
 
     For wav and flac, pcm_format (s16, s32, flt) picks the sample format; an integer sample x
     becomes round(x * 2**(bits-1)) clipped, so samples decoded from PCM come back bit-exact.
+    ``bitexact``: FFmpeg's bitexact flags on the container and the encoder (no random Ogg serial
+    number, no version string), so the same samples give the same bytes with the same libraries.
     """
     suffix = suffix.lower()
     if suffix not in FORMATS:
@@ -97,8 +99,10 @@ def encode(samples: np.ndarray, sample_rate: int, suffix: str, bit_rate: int | N
     channels = pcm.shape[1]
     layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format=fmt) as container:
+    with av.open(buffer, mode="w", format=fmt, options={"fflags": "+bitexact"} if bitexact else None) as container:
         stream = container.add_stream(codec, rate=sample_rate, layout=layout)
+        if bitexact:
+            stream.codec_context.options = {"flags": "+bitexact"}
         if bit_rate:
             stream.bit_rate = bit_rate
         stream.format = sample_format

@@ -33,6 +33,15 @@ def _format_names(value: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc), param_hint="'--formats'") from None
 
 
+def _link_path(value: str | None) -> str | None:
+    from .report.formats.listening import check_link
+
+    try:
+        return None if value is None else check_link(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--link-audio'") from None
+
+
 def one_line_errors(func):
     """Turn every failure into one line on stderr and a documented exit code."""
 
@@ -69,7 +78,8 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--formats", default="all", show_default=True, callback=lambda ctx, param, value: _format_names(value),
               help="Report files to write: all, or a comma-separated list of json, html, pdf, srt, vtt, txt, "
-                   "rttm (report.json and manifest.sha256 are always written).")
+                   "rttm, audio (report.json and manifest.sha256 are always written; html brings audio, "
+                   "the listening copy it embeds).")
 @click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default="faster-whisper",
               show_default=True, help="Whisper engine (both run the same verified weights).")
 @click.option("--model", "whisper_model", default="base", show_default=True, metavar="NAME|PATH",
@@ -89,11 +99,18 @@ def main() -> None:
               help="Find screams, shouts and cries, and distress words in the transcript.")
 @click.option("--authenticity/--no-authenticity", default=True, show_default=True,
               help="Metadata, discontinuity and mains-hum (ENF) indicators, each with its limits.")
+@click.option("--embed-audio/--no-embed-audio", default=True, show_default=True,
+              help="Embed in report.html a compressed listening copy of the analysis signal (Opus, 24 kbit/s, "
+                   "about 14 MB per hour of recording), also written as listening-copy.opus.")
+@click.option("--link-audio", metavar="PATH", callback=lambda ctx, param, value: _link_path(value),
+              help="Instead of embedding, let report.html play the original recording from PATH, relative to "
+                   "the report folder (e.g. ../recording.wav).")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
             max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
-            engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
+            engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool,
+            embed_audio: bool, link_audio: str | None) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
     from .progress import for_stderr as progress_for_stderr
@@ -105,7 +122,8 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
                         min_speakers=min_speakers, max_speakers=max_speakers,
                         diarization_pipeline=diarization_pipeline, events=detect_events,
                         authenticity=authenticity, engine=engine,
-                        model=whisper_model, language=language, translate=translate, speech_only=not all_audio)
+                        model=whisper_model, language=language, translate=translate, speech_only=not all_audio,
+                        embed_audio=embed_audio and not link_audio, link_audio=link_audio)
     out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
     with progress_for_stderr(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)

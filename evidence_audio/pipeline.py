@@ -36,6 +36,9 @@ class Settings:
     diarization_pipeline: str | None = None  # a local pyannote pipeline folder, or a hub id (online)
     events: bool = True  # distress sound events and transcript cues (thresholds: in the events block)
     authenticity: bool = True  # metadata, discontinuity and mains-hum indicators (with their limits)
+    # How report.html presents the audio (no effect on the analysis; see report/formats/listening.py):
+    embed_audio: bool = True  # embed a compressed listening copy of the analysis signal
+    link_audio: str | None = None  # instead, play the original from this path relative to the report folder
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
