@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON=${PYTHON:-python3}
 
-# System tools the tests use to make and check media (speech synthesis, audio measurement, PDF rendering).
-if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v strace >/dev/null; then
+# System tools the tests use to make and check media (speech synthesis, audio measurement, PDF rendering)
+# and to open report.html in a real browser (headless Chromium driven by selenium).
+if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v strace >/dev/null \
+   || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils strace >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils strace chromium chromium-driver >/dev/null
     else
-        echo "install.sh: please install espeak-ng, sox, poppler-utils and strace (needed by the tests)" >&2
+        echo "install.sh: please install espeak-ng, sox, poppler-utils, strace, chromium and chromium-driver (needed by the tests)" >&2
     fi
 fi
 

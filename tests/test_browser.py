@@ -40,7 +40,14 @@ def _with_settings(record, **settings):
 
 @pytest.fixture(scope="module")
 def page(full, tmp_path_factory):  # noqa: F811
+    """The page, with one discontinuity candidate (at 7.25 s) added to the record's indicators."""
     record, samples = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    candidate = {"time": 7.25, "kind": "noise_floor_jump", "detail": "test input"}
+    authenticity = {"statement": "Indicators, not verdicts.",
+                    "discontinuities": {"indicator": "discontinuities", "summary": "1 candidate",
+                                        "can_show": "", "cannot_show": "", "candidates": [candidate]}}
+    record = seal(dict(body, analysis=dict(body["analysis"], authenticity=authenticity)))
     return _write(tmp_path_factory.mktemp("page") / "report", render_folder(record, samples, ("html",)))
 
 
@@ -70,7 +77,12 @@ def _click(driver, css):
     driver.execute_script("document.getElementById('audio').pause(); arguments[0].scrollIntoView({block: 'center'})",
                           element)
     time.sleep(0.2)
+    seen = len(driver.execute_script("return window.seeks"))
     element.click()
+    for _ in range(50):  # 'seeking' is dispatched as a task, after the click returns
+        if len(driver.execute_script("return window.seeks")) > seen:
+            break
+        time.sleep(0.05)
     return driver.execute_script("const a = document.getElementById('audio'); return [window.seeks, a.paused];")
 
 
@@ -94,6 +106,9 @@ def test_clicking_an_event_a_word_a_turn_and_a_time_plays_from_there(driver, pag
     assert seeks[-1] == pytest.approx(5.0, abs=0.1) and paused is False
     time.sleep(0.3)
     assert driver.execute_script("return document.getElementById('segment-1').className") == "suspect now"
+    # an indicator time
+    seeks, paused = _click(driver, "#candidate-1 a.t")
+    assert seeks[-1] == pytest.approx(7.25, abs=0.1) and paused is False
 
 
 def test_keys_and_a_loop_at_three_quarter_speed(driver, page):
