@@ -31,7 +31,7 @@ def main() -> None:
     record, samples = analyze_with_audio(recording, Settings())
     with tempfile.TemporaryDirectory() as folder:
         page = write_report(record, Path(folder) / "report", samples=samples, formats=("html",)) / "report.html"
-        driver = browser.open_browser(width=1280, height=1000)
+        driver = browser.open_browser(width=1280, height=1240)
         try:
             driver.get(browser.page_url(page))
             while not driver.execute_script("return document.getElementById('audio').readyState >= 1"):
