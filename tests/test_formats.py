@@ -124,6 +124,7 @@ def test_cli_folder_has_the_record_the_readable_reports_and_a_manifest(analysed)
         assert (file_names <= names) == (block in record["analysis"])
     listed = manifest.parse((analysed / "manifest.sha256").read_text(encoding="utf-8"))
     assert set(listed) == names - {"manifest.sha256"}
+    assert "listening-copy.opus" in listed and record["provenance"]["settings"]["embed_audio"] is True
 
 
 @pytest.mark.skipif(shutil.which("sha256sum") is None, reason="coreutils sha256sum not installed")
@@ -339,6 +340,18 @@ def test_audio_can_be_left_out_or_linked(full):
     assert record["evidence"]["hashes"]["sha256"] in page
     without_samples = render_folder(record, None, ("html",))["report.html"].decode("utf-8")
     assert "rendered without the audio signal" in without_samples
+
+
+def test_cli_links_the_original_instead_of_embedding(tmp_path):
+    out = tmp_path / "report"
+    result = subprocess.run([sys.executable, "-m", "evidence_audio.cli", "analyze", str(EXAMPLES / "jfk.flac"), "-o",
+                             str(out), "-q", "--no-diarize", "--no-events", "--no-authenticity", "--formats", "html",
+                             "--link-audio", "../jfk.flac"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.sha256", "report.html", "report.json"]
+    settings = json.loads((out / "report.json").read_text(encoding="utf-8"))["provenance"]["settings"]
+    assert settings["link_audio"] == "../jfk.flac" and settings["embed_audio"] is False
+    assert '<audio id="audio" controls preload="auto" src="../jfk.flac">' in (out / "report.html").read_text("utf-8")
 
 
 def test_link_audio_refuses_urls_and_absolute_paths():
