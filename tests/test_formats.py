@@ -338,6 +338,8 @@ def test_audio_can_be_left_out_or_linked(full):
     assert "listening-copy.opus" not in linked and "data:audio" not in page
     assert '<audio id="audio" controls preload="auto" src="../evidence%20files/call%20%231.wav">' in page
     assert record["evidence"]["hashes"]["sha256"] in page
+    page = render_folder(_with_settings(record, link_audio="https://example.org/a.wav"), samples, ("html",))["report.html"]
+    assert b"example.org" not in page.split(b"No audio in this page")[0] and b"<audio" not in page
     without_samples = render_folder(record, None, ("html",))["report.html"].decode("utf-8")
     assert "rendered without the audio signal" in without_samples
 

@@ -32,8 +32,11 @@ def _audio(record: dict, samples) -> dict:
                 "codec": listening.CODEC, "bit_rate": listening.BIT_RATE, "size": len(copy.data),
                 "analysis_sha256": (evidence.get("audio") or {}).get("analysis_sha256", "?")}
     if mode == "link":
-        return {"mode": "link", "src": listening.link_url(link), "path": link,
-                "sha256": (evidence.get("hashes") or {}).get("sha256", "?")}
+        try:
+            return {"mode": "link", "src": listening.link_url(link), "path": link,
+                    "sha256": (evidence.get("hashes") or {}).get("sha256", "?")}
+        except ValueError as exc:  # a record not written by analyze: never a URL in the page
+            return {"mode": "none", "reason": f"the link to the recording was refused: {exc}"}
     return {"mode": "none", "reason": "no listening copy was asked for (--no-embed-audio)" if mode == "none"
             else "the page was rendered without the audio signal"}
 
