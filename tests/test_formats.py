@@ -433,3 +433,27 @@ def test_every_report_field_is_documented():
                 yield from properties(value)
 
     assert sorted(set(properties(schema)) - names) == []
+
+
+def test_timeline_regions_lie_on_the_drawn_turns_and_events(full):
+    """report.html lays its clickable regions over the figure: each must sit on what it stands for."""
+    import matplotlib.colors
+    import matplotlib.image
+
+    from evidence_audio.report.formats import timeline
+
+    record, samples = full
+    png, regions = timeline.render_with_regions(record, samples)
+    image = matplotlib.image.imread(io.BytesIO(png), format="png")[:, :, :3]
+    height, width = image.shape[:2]
+    colours = {"SPEAKER_1": timeline.LANE_COLOURS[0], "SPEAKER_2": timeline.LANE_COLOURS[1],
+               **timeline.CATEGORY_COLOURS}
+    kinds = [r.kind for r in regions]
+    assert kinds.count("spectrogram") == 1 and kinds.count("turn") == 3 and kinds.count("event") == 3
+    for region in regions:
+        if region.kind == "spectrogram" or region.label not in colours:
+            continue
+        x = round((region.left + region.width / 2) * width / 100)
+        y = round((region.top + region.height / 2) * height / 100)
+        expected = np.array(matplotlib.colors.to_rgb(colours[region.label]))
+        assert np.abs(image[y, x] - expected).max() < 0.05, region

@@ -65,7 +65,7 @@ def presentation(record: dict) -> tuple[str, str | None]:
     return ("embed" if settings.get("embed_audio", True) else "none"), None
 
 
-_last: tuple[weakref.ref, ListeningCopy] | None = None  # the copy of the last signal encoded (the page and the file share it)
+_last: tuple[weakref.ref, ListeningCopy] | None = None  # the last signal encoded: the page and the file share it
 
 
 def encode_copy(samples: np.ndarray) -> ListeningCopy:
