@@ -7,13 +7,15 @@ PYTHON=${PYTHON:-python3}
 
 # System tools the tests use to make and check media (speech synthesis, audio measurement, PDF rendering),
 # trace system calls (the no-network test) and check signatures (ssh-keygen), and the font that gives
-# the PDF report Chinese, Japanese and Korean characters.
+# the PDF report Chinese, Japanese and Korean characters, and to open report.html in a real browser
+# (headless Chromium driven by selenium).
 if ! command -v espeak-ng >/dev/null || ! command -v sox >/dev/null || ! command -v pdftoppm >/dev/null || ! command -v strace >/dev/null \
-        || ! command -v ssh-keygen >/dev/null || [ ! -e /usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf ]; then
+        || ! command -v ssh-keygen >/dev/null || [ ! -e /usr/share/fonts-droid-fallback/truetype/DroidSansFallback.ttf ] \
+        || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils strace openssh-client fonts-droid-fallback >/dev/null
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox poppler-utils strace openssh-client fonts-droid-fallback chromium chromium-driver >/dev/null
     else
-        echo "install.sh: please install espeak-ng, sox, poppler-utils, strace and openssh-client (needed by the tests) and fonts-droid-fallback (CJK in the PDF)" >&2
+        echo "install.sh: please install espeak-ng, sox, poppler-utils, strace, openssh-client, chromium and chromium-driver (needed by the tests) and fonts-droid-fallback (CJK in the PDF)" >&2
     fi
 fi
 

@@ -3,8 +3,11 @@
 The record is the real analysis of examples/sample.wav (whatever stages run), with its speakers,
 transcript segments and sound events repeated in time to fill the requested length, and the
 signal tiled to match: rendering cost depends on the number of rows and samples, not on content.
+report.html's time includes encoding the listening copy it embeds (listening-copy.opus then reuses it).
+``--browser`` opens the page in headless Chromium (tests/browser.py) and times loading it and playing
+from its last segment.
 
-    .venv/bin/python benchmarks/report_rendering.py [--minutes 60]
+    .venv/bin/python benchmarks/report_rendering.py [--minutes 60] [--formats html,audio] [--browser]
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from evidence_audio.pipeline import Settings, analyze_with_audio  # noqa: E402
 from evidence_audio.report.canonical import seal  # noqa: E402
-from evidence_audio.report.formats import FORMATS, manifest  # noqa: E402
+from evidence_audio.report.formats import FORMATS, manifest, parse_names  # noqa: E402
 
 
 def shifted(items: list[dict], offset: float) -> list[dict]:
@@ -53,6 +56,8 @@ def repeat(record: dict, samples: np.ndarray, copies: int) -> tuple[dict, np.nda
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--formats", default="all", help="as analyze --formats")
+    parser.add_argument("--browser", action="store_true", help="open report.html in headless Chromium")
     args = parser.parse_args()
     record, samples = analyze_with_audio(ROOT / "examples" / "sample.wav", Settings())
     copies = max(1, round(args.minutes * 60 / (len(samples) / 16000)))
@@ -61,11 +66,48 @@ def main() -> None:
            "segments": len(record["analysis"].get("transcript", {}).get("segments", [])), "files": {}}
     files = {}
     for fmt in FORMATS:
+        if fmt.name not in parse_names(args.formats):
+            continue
         begin = time.perf_counter()
-        files[fmt.file_name] = fmt.render(record, samples)
-        out["files"][fmt.file_name] = {"seconds": round(time.perf_counter() - begin, 2), "bytes": len(files[fmt.file_name])}
+        data = fmt.render(record, samples)
+        if data is not None:
+            files[fmt.file_name] = data
+            out["files"][fmt.file_name] = {"seconds": round(time.perf_counter() - begin, 2), "bytes": len(data)}
     out["files"][manifest.MANIFEST_NAME] = {"bytes": len(manifest.render(files))}
+    if args.browser and "report.html" in files:
+        out["browser"] = open_in_browser(files["report.html"])
     print(json.dumps(out, indent=1))
+
+
+def open_in_browser(page: bytes) -> dict:
+    """Seconds headless Chromium takes to load the page until the player knows the duration, and to
+    start playing from the last transcript segment; the duration it reads."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import browser
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "report.html"
+        path.write_bytes(page)
+        driver = browser.open_browser()
+        try:
+            begin = time.perf_counter()
+            driver.get(browser.page_url(path))
+            while not driver.execute_script("return document.getElementById('audio').readyState >= 1"):
+                time.sleep(0.05)
+            loaded = time.perf_counter() - begin
+            begin = time.perf_counter()
+            driver.execute_script("const rows = document.querySelectorAll('tr[data-start] a.t');"
+                                  "rows[rows.length - 1].click()")
+            while driver.execute_script("return document.getElementById('audio').readyState < 3"):
+                time.sleep(0.05)
+            state = driver.execute_script("const a = document.getElementById('audio');"
+                                          "return [a.duration, a.currentTime, a.paused]")
+            return {"load_s": round(loaded, 2), "seek_and_play_s": round(time.perf_counter() - begin, 2),
+                    "duration_s": state[0], "playing_at_s": state[1], "paused": state[2]}
+        finally:
+            driver.quit()
 
 
 if __name__ == "__main__":

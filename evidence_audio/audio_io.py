@@ -65,11 +65,13 @@ def lossless_format(native_format: str) -> str:
 
 
 def encode(samples: np.ndarray, sample_rate: int, suffix: str, bit_rate: int | None = None,
-           pcm_format: str = "s16") -> bytes:
+           pcm_format: str = "s16", bitexact: bool = False) -> bytes:
     """Encode (n, channels) or (n,) float32 samples in [-1, 1] into the format named by suffix.
 
     For wav and flac, pcm_format (s16, s32, flt) picks the sample format; an integer sample x
     becomes round(x * 2**(bits-1)) clipped, so samples decoded from PCM come back bit-exact.
+    ``bitexact``: FFmpeg's bitexact flags on the container and the encoder (no random Ogg serial
+    number, no version string), so the same samples give the same bytes with the same libraries.
     """
     suffix = suffix.lower()
     if suffix not in FORMATS:
@@ -87,21 +89,29 @@ def encode(samples: np.ndarray, sample_rate: int, suffix: str, bit_rate: int | N
     channels = pcm.shape[1]
     layout = {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format=fmt) as container:
+    with av.open(buffer, mode="w", format=fmt, options={"fflags": "+bitexact"} if bitexact else None) as container:
         stream = container.add_stream(codec, rate=sample_rate, layout=layout)
+        if bitexact:
+            stream.codec_context.options = {"flags": "+bitexact"}
         if bit_rate:
             stream.bit_rate = bit_rate
         stream.format = sample_format
         frame_size = stream.codec_context.frame_size or 4096
-        if sample_format.startswith(("s16", "s32")):
+        block = frame_size * max(1, 2 ** 20 // frame_size)  # converted a block at a time: hours stay small
+
+        def converted(block_start: int) -> np.ndarray:
+            if not sample_format.startswith(("s16", "s32")):
+                return pcm[block_start:block_start + block]
             bits = 16 if sample_format.startswith("s16") else 32
             scale = float(2 ** (bits - 1))
-            data = np.clip(np.round(pcm.astype(np.float64) * scale), -scale, scale - 1)
-            data = data.astype(np.int16 if bits == 16 else np.int32)
-        else:
-            data = pcm
-        for start in range(0, data.shape[0], frame_size):
-            chunk = data[start:start + frame_size]
+            data = np.clip(np.round(pcm[block_start:block_start + block].astype(np.float64) * scale), -scale, scale - 1)
+            return data.astype(np.int16 if bits == 16 else np.int32)
+
+        data = None
+        for start in range(0, pcm.shape[0], frame_size):
+            if start % block == 0:
+                data = converted(start)
+            chunk = data[start % block:start % block + frame_size]
             array = np.ascontiguousarray(chunk.T) if sample_format.endswith("p") else chunk.reshape(1, -1)
             frame = av.AudioFrame.from_ndarray(array, format=sample_format, layout=layout)
             frame.sample_rate = sample_rate

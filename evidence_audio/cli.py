@@ -53,6 +53,15 @@ def _format_names(value: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc), param_hint="'--formats'") from None
 
 
+def _link_path(value: str | None) -> str | None:
+    from .report.formats.listening import check_link
+
+    try:
+        return None if value is None else check_link(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--link-audio'") from None
+
+
 def one_line_errors(func):
     """Turn every failure into one line on stderr and a documented exit code."""
 
@@ -102,7 +111,8 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="No progress output.")
 @click.option("--formats", default="all", show_default=True, callback=lambda ctx, param, value: _format_names(value),
               help="Report files to write: all, or a comma-separated list of json, html, pdf, srt, vtt, txt, "
-                   "rttm (report.json and manifest.sha256 are always written).")
+                   "rttm, audio (report.json and manifest.sha256 are always written; html brings audio, "
+                   "the listening copy it embeds).")
 @click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default="faster-whisper",
               show_default=True, help="Whisper engine (both run the same verified weights).")
 @click.option("--model", "whisper_model", default="base", show_default=True, metavar="NAME|PATH",
@@ -131,13 +141,20 @@ def main() -> None:
 @click.option("--sign", "sign_key", type=click.Path(path_type=Path), metavar="KEY",
               help="Sign the folder with this examiner key (from 'keys new'); see 'sign'.")
 @click.option("--passphrase-file", type=click.Path(path_type=Path), help="File holding the key's passphrase.")
+@click.option("--embed-audio/--no-embed-audio", default=True, show_default=True,
+              help="Embed in report.html a compressed listening copy of the analysis signal (Opus, 24 kbit/s, "
+                   "about 14 MB per hour of recording), also written as listening-copy.opus.")
+@click.option("--link-audio", metavar="PATH", callback=lambda ctx, param, value: _link_path(value),
+              help="Instead of embedding, let report.html play the original recording from PATH, relative to "
+                   "the report folder (e.g. ../recording.wav).")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, record_path: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
             max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
             engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool,
             stream: int | None,
-            sign_key: Path | None, passphrase_file: Path | None) -> None:
+            sign_key: Path | None, passphrase_file: Path | None,
+            embed_audio: bool, link_audio: str | None) -> None:
     """Analyse RECORDING and write a hashed report folder (with custody.jsonl; signed with --sign)."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
     from .progress import for_stderr as progress_for_stderr
@@ -150,7 +167,8 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
                         diarization_pipeline=diarization_pipeline, events=detect_events,
                         authenticity=authenticity, engine=engine,
                         model=whisper_model, language=language, translate=translate, speech_only=not all_audio,
-                        record_path=record_path, stream=stream)
+                        record_path=record_path, stream=stream,
+                        embed_audio=embed_audio and not link_audio, link_audio=link_audio)
     out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
     signer = _signer(sign_key, passphrase_file, examiner) if sign_key else None  # asked before the long part
     with progress_for_stderr(quiet) as progress:

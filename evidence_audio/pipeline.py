@@ -39,6 +39,9 @@ class Settings:
     authenticity: bool = True  # metadata, discontinuity and mains-hum indicators (with their limits)
     record_path: bool = False  # provenance.input_path: the full path; default the file name only
     stream: int | None = None  # analyse only this audio stream; None: every stream that carries signal
+    # How report.html presents the audio (no effect on the analysis; see report/formats/listening.py):
+    embed_audio: bool = True  # embed a compressed listening copy of the analysis signal
+    link_audio: str | None = None  # instead, play the original from this path relative to the report folder
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}

@@ -8,6 +8,8 @@ escaping, marking), not an analysis result.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import html.parser
 import io
@@ -122,6 +124,7 @@ def test_cli_folder_has_the_record_the_readable_reports_and_a_manifest(analysed)
         assert (file_names <= names) == (block in record["analysis"])
     listed = manifest.parse((analysed / "manifest.sha256").read_text(encoding="utf-8"))
     assert set(listed) == names - {"manifest.sha256", "custody.jsonl"}  # the log grows after sealing
+    assert "listening-copy.opus" in listed and record["provenance"]["settings"]["embed_audio"] is True
 
 
 @pytest.mark.skipif(shutil.which("sha256sum") is None, reason="coreutils sha256sum not installed")
@@ -321,6 +324,8 @@ class _References(html.parser.HTMLParser):
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         self.references += [value for name, value in attrs if name in ("src", "href", "srcset", "data", "action")]
+        if tag == "script":
+            self.references += [f"script with {name}" for name, _ in attrs]  # an inline script has none
 
 
 def test_html_is_self_contained_and_escapes_the_transcript(full, files):
@@ -328,16 +333,92 @@ def test_html_is_self_contained_and_escapes_the_transcript(full, files):
     page = files["report.html"].decode("utf-8")
     parser = _References()
     parser.feed(page)
-    assert not {"script", "link", "iframe", "object", "embed"} & set(parser.tags)
-    assert parser.references and all(r.startswith(("#", "data:image/png;base64,")) for r in parser.references)
-    assert not re.search(r"url\(|@import|https?://", page.split("<body>")[0])
+    assert not {"link", "iframe", "object", "embed"} & set(parser.tags) and parser.tags.count("script") == 1
+    assert parser.references and all(r.startswith(("#", "data:image/png;base64,", "data:audio/ogg;codecs=opus;base64,"))
+                                     for r in parser.references)
+    assert not re.search(r"url\(|@import|https?://|fetch\(|XMLHttpRequest|import\(", page.split("<body>")[0]
+                         + page.split("<script>")[1])
     assert "img" in parser.tags and "<b>" not in page  # the transcript's "<b>" stays text
     assert "&lt;b&gt;" in page and AZERBAIJANI.split()[0] in page
-    for word in LOW_WORDS:
-        assert f'<span class="low" title="low confidence">{word}</span>' in page
-    assert '<b class="turn">[SPEAKER_2]</b> ölür.' in page
+    for word in LOW_WORDS:  # still marked, and a click plays each from its start
+        start = next(w["start"] for w in record["analysis"]["transcript"]["segments"][0]["words"] if w["text"] == word)
+        assert re.search(f'<span class="w low" data-t="{start:.3f}" data-end="[0-9.]+" title="low confidence">{word}</span>',
+                         page)
+    assert '<b class="turn">[SPEAKER_2]</b> <span class="w" data-t="3.500" data-end="4.100">ölür.</span>' in page
     assert page.count('class="suspect"') == 1 and record["integrity"]["digest"] in page
     assert '<a href="#segment-1">' in page  # the plea jumps to its transcript line
+    # the scream at 2.0 s plays from its own time, not from the row it links to (0.5 s)
+    assert '<a class="t" href="#event-1" data-t="2.000">00:00:02.000</a>' in page
+    assert '<a class="jump" href="#event-1" data-t="2.000">0:02.0</a>' in page  # from the summary too
+
+
+def _with_settings(record, **settings):
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    return seal(dict(body, provenance=dict(body["provenance"], settings=dict(body["provenance"]["settings"], **settings))))
+
+
+def test_listening_copy_is_the_analysis_signal_stated_and_listed(full, files, tmp_path):
+    """The copy decodes to the analysis signal, aligned to the sample (click times hold), and the page
+    states its hash, which the manifest lists too; rendering again gives the same bytes."""
+    from evidence_audio.audio_io import decode_native
+    from evidence_audio.report.formats import listening
+
+    record, samples = full
+    copy = files["listening-copy.opus"]
+    digest = hashlib.sha256(copy).hexdigest()
+    assert manifest.parse(files["manifest.sha256"].decode())["listening-copy.opus"] == digest
+    page = files["report.html"].decode("utf-8")
+    assert f'<span class="hash">{digest}</span>' in page and "for listening only" in page
+    assert f"data:audio/ogg;codecs=opus;base64,{base64.b64encode(copy).decode()}" in page
+    assert record["evidence"]["audio"]["analysis_sha256"] in page
+    (tmp_path / "copy.opus").write_bytes(copy)
+    decoded = decode_native(tmp_path / "copy.opus")
+    assert decoded.codec == "opus" and 8 * len(copy) / 30.0 < 1.2 * listening.BIT_RATE
+    heard = decoded.samples[:, 0][::3][:len(samples)]  # Opus decodes at 48 kHz
+    assert abs(len(heard) - len(samples)) < 16
+    lags = np.arange(-40, 41)
+    scores = [float(np.dot(np.roll(heard, lag)[100:-100], samples[:len(heard)][100:-100])) for lag in lags]
+    assert lags[int(np.argmax(scores))] == 0  # aligned within 1/16 ms
+    assert np.corrcoef(heard[:len(samples)], samples[:len(heard)])[0, 1] > 0.9
+    listening._last = None  # encode again, from scratch
+    again = render_folder(record, samples.copy())
+    assert again == files
+
+
+def test_audio_can_be_left_out_or_linked(full):
+    record, samples = full
+    bare = render_folder(_with_settings(record, embed_audio=False), samples, ("html",))
+    assert set(bare) == {"report.json", "report.html", "manifest.sha256"}
+    page = bare["report.html"].decode("utf-8")
+    assert "<audio" not in page and "<script" not in page and "No audio in this page" in page
+    linked = render_folder(_with_settings(record, link_audio="../evidence files/call #1.wav"), samples, ("html",))
+    page = linked["report.html"].decode("utf-8")
+    assert "listening-copy.opus" not in linked and "data:audio" not in page
+    assert '<audio id="audio" controls preload="auto" src="../evidence%20files/call%20%231.wav">' in page
+    assert record["evidence"]["hashes"]["sha256"] in page
+    page = render_folder(_with_settings(record, link_audio="https://example.org/a.wav"), samples, ("html",))["report.html"]
+    assert b"example.org" not in page.split(b"No audio in this page")[0] and b"<audio" not in page
+    without_samples = render_folder(record, None, ("html",))["report.html"].decode("utf-8")
+    assert "rendered without the audio signal" in without_samples
+
+
+def test_cli_links_the_original_instead_of_embedding(tmp_path):
+    out = tmp_path / "report"
+    result = subprocess.run([sys.executable, "-m", "evidence_audio.cli", "analyze", str(EXAMPLES / "jfk.flac"), "-o",
+                             str(out), "-q", "--no-diarize", "--no-events", "--no-authenticity", "--formats", "html",
+                             "--link-audio", "../jfk.flac"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.sha256", "report.html", "report.json"]
+    settings = json.loads((out / "report.json").read_text(encoding="utf-8"))["provenance"]["settings"]
+    assert settings["link_audio"] == "../jfk.flac" and settings["embed_audio"] is False
+    assert '<audio id="audio" controls preload="auto" src="../jfk.flac">' in (out / "report.html").read_text("utf-8")
+
+
+def test_link_audio_refuses_urls_and_absolute_paths():
+    for value in ("https://example.org/a.wav", "/evidence/a.wav", "file:///a.wav", "C:\\a.wav", " "):
+        result = subprocess.run([sys.executable, "-m", "evidence_audio.cli", "analyze", str(EXAMPLES / "jfk.flac"),
+                                 "--link-audio", value], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and "is not a relative path" in result.stderr, (value, result.stderr)
 
 
 # --- small parts ------------------------------------------------------------------------------------
@@ -389,7 +470,7 @@ def test_many_events_are_counted_in_the_summary_and_all_listed(full):
     pdf_text = " ".join(" ".join(_pdf_pages(BY_NAME["pdf"].render(many, None))).split())
     assert summary in pdf_text and "3:59:30.000" in pdf_text
     page = BY_NAME["html"].render(many, None).decode("utf-8")
-    assert 'cry: 160 (<a href="#event-1">0:00.0</a>, <a href="#event-4">1:30.0</a>' in page
+    assert 'cry: 160 (<a class="jump" href="#event-1" data-t="0.000">0:00.0</a>, <a class="jump" href="#event-4" data-t="90.000">1:30.0</a>' in page
     assert 'id="event-480"' in page and 'id="event-481"' not in page
 
 
@@ -520,3 +601,27 @@ def test_enf_figure_without_hum_says_so_in_words():
     assert not block["detected"]
     title = enf.figure(block).axes[0].get_title()
     assert title.startswith("No mains hum found") and "{" not in title and "below the" in title
+
+
+def test_timeline_regions_lie_on_the_drawn_turns_and_events(full):
+    """report.html lays its clickable regions over the figure: each must sit on what it stands for."""
+    import matplotlib.colors
+    import matplotlib.image
+
+    from evidence_audio.report.formats import timeline
+
+    record, samples = full
+    png, regions = timeline.render_with_regions(record, samples)
+    image = matplotlib.image.imread(io.BytesIO(png), format="png")[:, :, :3]
+    height, width = image.shape[:2]
+    colours = {"SPEAKER_1": timeline.LANE_COLOURS[0], "SPEAKER_2": timeline.LANE_COLOURS[1],
+               **timeline.CATEGORY_COLOURS}
+    kinds = [r.kind for r in regions]
+    assert kinds.count("spectrogram") == 1 and kinds.count("turn") == 3 and kinds.count("event") == 3
+    for region in regions:
+        if region.kind == "spectrogram" or region.label not in colours:
+            continue
+        x = round((region.left + region.width / 2) * width / 100)
+        y = round((region.top + region.height / 2) * height / 100)
+        expected = np.array(matplotlib.colors.to_rgb(colours[region.label]))
+        assert np.abs(image[y, x] - expected).max() < 0.05, region

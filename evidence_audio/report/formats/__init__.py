@@ -1,7 +1,10 @@
 """The files of a report folder: each format renders the sealed record (and, for figures, the audio) to bytes.
 
 report.json is always written; manifest.sha256 always closes the folder. A format whose analysis
-block is absent from the record (no transcript: no subtitles) is left out rather than written empty.
+block is absent from the record (no transcript: no subtitles) is left out rather than written empty,
+and so is a file whose renderer returns None (no listening copy when the page embeds none).
+report.html brings listening-copy.opus with it: the copy the page embeds, written beside it so the
+manifest lists its hash.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from typing import Callable, Iterable
 import numpy as np
 
 from .. import canonical
-from . import html, manifest, pdf, rttm, subtitles, text
+from . import html, listening, manifest, pdf, rttm, subtitles, text
 
-Renderer = Callable[[dict, "np.ndarray | None"], bytes]
+Renderer = Callable[[dict, "np.ndarray | None"], "bytes | None"]  # None: no file
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,9 @@ class Format:
 FORMATS = (
     Format("json", "report.json", lambda record, samples=None: canonical.render(record),
            description="the sealed record (always written)"),
-    Format("html", "report.html", html.render, description="self-contained page with timeline"),
+    Format("html", "report.html", html.render, description="self-contained page with timeline and player"),
+    Format("audio", listening.FILE_NAME, listening.render,
+           description="the listening copy report.html embeds (derived, for listening only)"),
     Format("pdf", "report.pdf", pdf.render, description="for filing; integrity digest on every page"),
     Format("srt", "transcript.srt", subtitles.render_srt, "transcript", "subtitles"),
     Format("vtt", "transcript.vtt", subtitles.render_vtt, "transcript", "WebVTT subtitles with speakers"),
@@ -58,11 +63,15 @@ def render_folder(record: dict, samples: np.ndarray | None = None, names: Iterab
     ``progress(files_done, files_in_all)``, if given, is called after each file is rendered.
     """
     wanted = set(ALWAYS) | set(names if names is not None else BY_NAME)
+    if "html" in wanted:
+        wanted.add("audio")  # the page's embedded copy, listed in the manifest
     present = (record.get("analysis") or {}).keys()
     chosen = [f for f in FORMATS if f.name in wanted and (f.needs is None or f.needs in present)]
     files = {}
     for done, f in enumerate(chosen, 1):
-        files[f.file_name] = f.render(record, samples)
+        data = f.render(record, samples)
+        if data is not None:
+            files[f.file_name] = data
         if progress:
             progress(done, len(chosen) + 1)
     files[manifest.MANIFEST_NAME] = manifest.render(files)

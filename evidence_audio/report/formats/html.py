@@ -1,4 +1,10 @@
-"""report.html: one self-contained page (styles and figure inline, nothing loaded from elsewhere)."""
+"""report.html: one self-contained page (styles, script, figure and listening copy inline, nothing loaded
+from elsewhere).
+
+The page plays the recording from any transcript segment or word, event, speaker turn or indicator
+time (elements with a ``data-t`` attribute, in seconds); see listening.py for the audio it embeds.
+Without JavaScript it reads as a static document. The same record and samples give the same bytes.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from pathlib import Path
 import jinja2
 
 from ...escaping import printable
-from . import method, timeline
+from . import listening, method, timeline
 from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
                    model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines, transcript_summary)
 
@@ -17,9 +23,29 @@ _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).
                                   undefined=jinja2.StrictUndefined, trim_blocks=False)
 
 
+def _audio(record: dict, samples) -> dict:
+    """What the page says and plays: mode "embed", "link" or "none", the src, and the statement."""
+    mode, link = listening.presentation(record)
+    copy = listening.listening_copy(record, samples)
+    evidence = record.get("evidence") or {}
+    if copy:
+        return {"mode": "embed", "src": copy.data_uri, "sha256": copy.sha256, "file_name": listening.FILE_NAME,
+                "codec": listening.CODEC, "bit_rate": listening.BIT_RATE, "size": len(copy.data),
+                "analysis_sha256": (evidence.get("audio") or {}).get("analysis_sha256", "?")}
+    if mode == "link":
+        try:
+            return {"mode": "link", "src": listening.link_url(link), "path": link,
+                    "sha256": (evidence.get("hashes") or {}).get("sha256", "?")}
+        except ValueError as exc:  # a record not written by analyze: never a URL in the page
+            return {"mode": "none", "reason": f"the link to the recording was refused: {exc}"}
+    return {"mode": "none", "reason": "no listening copy was asked for (--no-embed-audio)" if mode == "none"
+            else "the page was rendered without the audio signal"}
+
+
 def render(record: dict, samples=None) -> bytes:
     lines = transcript_lines(record)
     found = events(record)
+    figure, regions = timeline.render_with_regions(record, samples)
     page = _ENVIRONMENT.get_template("report.html.j2").render(
         digest=digest(record),
         file_name=printable((record.get("evidence") or {}).get("file_name", "?")),
@@ -34,7 +60,10 @@ def render(record: dict, samples=None) -> bytes:
         has_translation=any(line.translation for line in lines),
         transcript_summary=transcript_summary(lines),
         low_confidence=LOW_CONFIDENCE,
-        timeline_png=base64.b64encode(timeline.render(record, samples)).decode("ascii"),
+        timeline_png=base64.b64encode(figure).decode("ascii"),
+        regions=regions,
+        audio=_audio(record, samples),
+        seconds=lambda t: f"{float(t or 0.0):.3f}",
         stages=method.stages(record),
         settings=json.dumps((record.get("provenance") or {}).get("settings") or {}, sort_keys=True, ensure_ascii=False),
         models=model_rows(record),

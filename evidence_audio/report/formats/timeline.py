@@ -1,8 +1,13 @@
-"""The timeline figure: spectrogram, one lane per speaker, distress events marked (PNG bytes)."""
+"""The timeline figure: spectrogram, one lane per speaker, distress events marked (PNG bytes).
+
+:func:`render_with_regions` also returns where each speaker turn and event lies on the image, so
+report.html can lay clickable regions over it.
+"""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -31,8 +36,40 @@ def spectrogram(samples: np.ndarray) -> tuple[np.ndarray, float]:
     return (10 * np.log10(power + 1e-10)).T, hop / SAMPLE_RATE
 
 
+@dataclass(frozen=True)
+class Region:
+    """Where a span of time is drawn on the figure, in percent of the image (from its top-left corner)."""
+
+    kind: str  # "spectrogram" (the whole recording), "turn" or "event"
+    label: str  # speaker label or event category
+    start: float  # seconds
+    end: float
+    left: float  # percent of the image width
+    top: float  # percent of the image height
+    width: float
+    height: float
+
+
+MIN_REGION_WIDTH = 0.4  # percent of the image: a short turn or event stays big enough to click
+
+
 def render(record: dict, samples: np.ndarray | None = None) -> bytes:
     """The figure as PNG; without samples, the lanes only."""
+    return render_with_regions(record, samples)[0]
+
+
+def _region(ax, kind: str, label: str, start: float, end: float, total: float, y0: float, y1: float) -> Region:
+    """A Region for the span start..end drawn between y0 and y1 (fractions of the axes height)."""
+    box = ax.get_position()  # figure fraction, origin bottom-left
+    left = box.x0 + box.width * start / total
+    width = max(box.width * (end - start) / total, MIN_REGION_WIDTH / 100)
+    top = 1 - (box.y0 + box.height * y1)
+    return Region(kind, label, round(start, 3), round(end, 3), round(100 * left, 3), round(100 * top, 3),
+                  round(100 * width, 3), round(100 * box.height * (y1 - y0), 3))
+
+
+def render_with_regions(record: dict, samples: np.ndarray | None = None) -> tuple[bytes, list[Region]]:
+    """The figure as PNG, and the regions of the spectrogram, every speaker turn and every event on it."""
     lanes = speaker_lanes(record)
     found = events(record)
     total = max(duration(record), 0.001)
@@ -44,8 +81,10 @@ def render(record: dict, samples: np.ndarray | None = None) -> bytes:
     axes = list(np.atleast_1d(axes))
     figure.subplots_adjust(left=0.12, right=0.96, top=1 - 0.1 / height, bottom=0.6 / height)
 
+    regions: list[Region] = []
     if samples is not None:
         ax = axes.pop(0)
+        regions.append(_region(ax, "spectrogram", "spectrogram", 0.0, total, total, 0.0, 1.0))
         power, hop_s = spectrogram(samples)
         floor = np.percentile(power, 5)
         ax.imshow(power, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
@@ -58,6 +97,7 @@ def render(record: dict, samples: np.ndarray | None = None) -> bytes:
 
     for ax, lane, colour in zip(axes, lanes, LANE_COLOURS * (len(lanes) // len(LANE_COLOURS) + 1)):
         ax.broken_barh([(start, end - start) for start, end in lane.turns], (0.15, 0.7), facecolors=colour)
+        regions += [_region(ax, "turn", lane.speaker, start, end, total, 0.15, 0.85) for start, end in lane.turns]
         for start, end, _ in overlaps(record):
             ax.axvspan(start, end, color="#999999", alpha=0.25, linewidth=0)
         ax.set_yticks([0.5], [lane.speaker], fontsize=8)
@@ -67,6 +107,8 @@ def render(record: dict, samples: np.ndarray | None = None) -> bytes:
     categories = sorted({e.category for e in found})
     for event in found:
         y = categories.index(event.category)
+        regions.append(_region(ax, "event", event.category, event.start, event.end, total,
+                               (y + 0.1) / len(categories), (y + 0.9) / len(categories)))
         colour = CATEGORY_COLOURS.get(event.category, "#444444")
         if event.kind == "sound":
             ax.broken_barh([(event.start, max(event.end - event.start, total / 400))], (y + 0.15, 0.7),
@@ -83,4 +125,4 @@ def render(record: dict, samples: np.ndarray | None = None) -> bytes:
 
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
-    return buffer.getvalue()
+    return buffer.getvalue(), regions

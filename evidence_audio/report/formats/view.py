@@ -110,9 +110,13 @@ class Line:
         The spacing between words is taken from the segment text, so languages written without
         spaces stay so. Where the words' speaker changes inside the segment, a "[SPEAKER_n]" piece says so.
         """
+        return [(piece, kind) for piece, kind, _ in self.timed_pieces()]
+
+    def timed_pieces(self) -> list[tuple[str, str, Word | None]]:
+        """:meth:`pieces` with the word each piece shows (None for spacing, change marks and word-less text)."""
         if not self.words:
-            return [(self.text, "text")]
-        pieces: list[tuple[str, str]] = []
+            return [(self.text, "text", None)]
+        pieces: list[tuple[str, str, Word | None]] = []
         position, current = 0, self.speaker
         for word in self.words:
             token = word.text.strip()
@@ -122,11 +126,11 @@ class Line:
             else:
                 gap = " " if pieces else ""
             if gap:
-                pieces.append((gap, "text"))
+                pieces.append((gap, "text", None))
             if word.speaker and current and word.speaker != current:
-                pieces += [(f"[{word.speaker}]", "speaker"), (" ", "text")]
+                pieces += [(f"[{word.speaker}]", "speaker", None), (" ", "text", None)]
             current = word.speaker or current
-            pieces.append((token, "low" if word.low_confidence else "text"))
+            pieces.append((token, "low" if word.low_confidence else "text", word))
         return pieces
 
 
