@@ -408,7 +408,7 @@ def test_cli_links_the_original_instead_of_embedding(tmp_path):
                              str(out), "-q", "--no-diarize", "--no-events", "--no-authenticity", "--formats", "html",
                              "--link-audio", "../jfk.flac"], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.sha256", "report.html", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["custody.jsonl", "manifest.sha256", "report.html", "report.json"]
     settings = json.loads((out / "report.json").read_text(encoding="utf-8"))["provenance"]["settings"]
     assert settings["link_audio"] == "../jfk.flac" and settings["embed_audio"] is False
     assert '<audio id="audio" controls preload="auto" src="../jfk.flac">' in (out / "report.html").read_text("utf-8")
