@@ -342,17 +342,22 @@ def case_add(folder: Path, paths: tuple[Path, ...]) -> None:
                                                            "(default: one per CPU core).")
 @click.option("--scheduler", metavar="ADDRESS", help="Use an existing Dask cluster, e.g. tcp://host:8786 "
                                                      "(its workers must see the recordings and FOLDER at the same paths).")
+@click.option("--retry-failed", is_flag=True, help="Analyse again the recordings that failed in an earlier run.")
 @one_line_errors
-def case_run(folder: Path, workers: int | None, scheduler: str | None) -> None:
-    """Analyse every recording of the case that has no verified report yet; resumable at any point."""
+def case_run(folder: Path, workers: int | None, scheduler: str | None, retry_failed: bool) -> None:
+    """Analyse every recording of the case that has no verified report yet; resumable at any point.
+
+    A recording that fails is recorded with its reason and the run goes on; the exit code is then
+    that of the last recording that failed in this run (3, 4, 6, 7; 1 for a crashed worker)."""
     from .case.run import run_case
 
     try:
-        counts = run_case(folder, workers, scheduler, click.echo)
+        counts = run_case(folder, workers, scheduler, click.echo, retry_failed)
     except KeyboardInterrupt:
         _fail("interrupted; finished reports are kept, run 'case run' again to analyse the rest", 130)
-    click.echo(f"{counts['analysed']} analysed, {counts['failed']} failed, {counts['already']} finished before")
-    sys.exit(1 if counts["failed"] else 0)
+    click.echo(f"{counts['analysed']} analysed, {counts['failed']} failed, {counts['already']} finished before"
+               + (f", {counts['failed_before']} failed before" if counts["failed_before"] else ""))
+    sys.exit(counts["exit_code"])
 
 
 @case.command("status", epilog=EXIT_CODES)

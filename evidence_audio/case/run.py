@@ -86,7 +86,7 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
     try:
         record, reason = finished_record(Path(out_dir), sha256)
         if reason:
-            return {"failed": reason}
+            return {"failed": reason, "exit_code": OutputError.exit_code}
         if record is None:
             centroids: dict = {}
             record, samples = analyze_with_audio(path, Settings(**settings), models=models_cache(), centroids=centroids)
@@ -96,7 +96,7 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
             write_report(record, out_dir, samples=samples, formats=formats or None, inputs=[path])
             facts["centroids"] = {label: [float(x) for x in vector] for label, vector in centroids.items()}
     except EvidenceError as exc:
-        return {"failed": str(exc)}
+        return {"failed": str(exc), "exit_code": exc.exit_code}
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return {**facts, "record": record, "analysis_s": round(time.perf_counter() - started, 3),
             "peak_memory_mb": round(peak_kib / 1024, 1)}
@@ -113,12 +113,13 @@ def _lock(folder: Path):
     return handle
 
 
-def reconcile(folder: Path, db, echo: Callable[[str], None]) -> list:
+def reconcile(folder: Path, db, echo: Callable[[str], None], retry_failed: bool = False) -> list:
     """Check every recording against its report folder; return the rows still to analyse.
 
     A folder that verifies makes its recording done (its rows are written if a killed run had not);
     a done recording whose folder is gone is analysed again; a folder that exists and does not
-    verify is never replaced: the recording is marked failed with the reason.
+    verify is never replaced: the recording is marked failed with the reason. Recordings that
+    failed before are analysed again only with ``retry_failed``.
     """
     todo = []
     for row in db.execute("SELECT * FROM recordings ORDER BY id").fetchall():
@@ -126,7 +127,8 @@ def reconcile(folder: Path, db, echo: Callable[[str], None]) -> list:
         if reason:
             index.store_failure(db, row["id"], reason + " (move it away to analyse the file again)")
         elif record is None:
-            todo.append(row)
+            if row["state"] != "failed" or retry_failed:
+                todo.append(row)
         elif row["state"] != "done" or row["integrity"] != record["integrity"]["digest"]:
             index.store_result(db, row["id"], record, {}, None, {})
             echo(f"found finished: {row['name']} (report written by an interrupted run; no speaker embeddings)")
@@ -134,13 +136,14 @@ def reconcile(folder: Path, db, echo: Callable[[str], None]) -> list:
 
 
 def run_case(folder: Path, workers: int | None = None, scheduler: str | None = None,
-             echo: Callable[[str], None] = print) -> dict[str, int]:
+             echo: Callable[[str], None] = print, retry_failed: bool = False) -> dict[str, int]:
     """Analyse every recording of the case in ``folder`` that has no verified report folder yet.
 
     ``workers``: worker processes of the LocalCluster (default: one per CPU core); ``scheduler``:
     the address of an existing Dask scheduler (tcp://host:8786) to use instead. Every worker must
     read the recordings at the paths in the index and write into the case folder.
-    Returns the counts {"analysed", "failed", "already"}.
+    Returns the counts {"analysed", "failed", "already" (done before), "failed_before" (not retried),
+    "exit_code" (0, or that of the last recording that failed in this run)}.
     """
     from distributed import Client, LocalCluster, as_completed
 
@@ -152,11 +155,14 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
         settings, formats = case_settings(db)
         for stale in (folder / "reports").glob(".*.partial-*"):
             shutil.rmtree(stale, ignore_errors=True)  # staging of a killed run: never a report
-        todo = reconcile(folder, db, echo)
+        todo = reconcile(folder, db, echo, retry_failed)
         total = db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0]
         already = db.execute("SELECT COUNT(*) FROM recordings WHERE state = 'done'").fetchone()[0]
-        counts = {"analysed": 0, "failed": 0, "already": already}
-        echo(f"{len(todo)} of {total} recordings to analyse")
+        counts = {"analysed": 0, "failed": 0, "already": already, "exit_code": 0,
+                  "failed_before": 0 if retry_failed else total - already - len(todo)}
+        echo(f"{len(todo)} of {total} recordings to analyse"
+             + (f" ({counts['failed_before']} failed before: --retry-failed to try them again)"
+                if counts["failed_before"] else ""))
         if not todo:
             return counts
         if scheduler:
@@ -174,10 +180,11 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
             try:
                 result = future.result()
             except Exception as exc:  # noqa: BLE001 - a crashed or killed worker, an internal error: this file fails alone
-                result = {"failed": f"{type(exc).__name__}: {exc}"}
+                result = {"failed": f"{type(exc).__name__}: {exc}", "exit_code": 1}
             if "failed" in result:
                 index.store_failure(db, row["id"], result["failed"])
                 counts["failed"] += 1
+                counts["exit_code"] = result["exit_code"]
                 echo(f"FAILED {row['name']}: {result['failed']}")
             else:
                 index.store_result(db, row["id"], result["record"], result["centroids"], result["embedding_model"],
