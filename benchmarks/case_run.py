@@ -120,8 +120,8 @@ def resume(files: list[Path], work: Path, full: bool) -> dict:
         while run.poll() is None:
             done = sum(r["state"] == "done" for r in rows(case))
             if done >= 1 and killed_worker is None:
-                workers = [p for p in _children(run.pid) if "evidence_audio" not in " ".join(p.cmdline())]
-                if workers:  # a worker process (spawned by a nanny), not the client
+                workers = [p for p in _children(run.pid) if "spawn_main" in " ".join(p.cmdline())]
+                if workers:  # a worker process (spawned by its nanny), not the client or the resource tracker
                     killed_worker = workers[-1].pid
                     os.kill(killed_worker, signal.SIGKILL)
             if done >= len(files) // 2:
