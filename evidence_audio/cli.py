@@ -425,8 +425,9 @@ def _print_voices(db, voice: str) -> None:
     if measured:
         click.echo(f"measured on {measured['dataset']} ({measured['same_pairs']} same-voice and "
                    f"{measured['different_pairs']} different-voice pairs across recordings): equal error rate "
-                   f"{100 * measured['eer']:.1f} % at cosine {measured['threshold']:.3f}. A score is a lead to "
-                   "listen to, not an identification.")
+                   f"{100 * measured['eer']:.1f} % at cosine {measured['threshold']:.3f}; each same-voice pair is "
+                   f"{100 / max(1, measured['same_pairs']):.0f} % of the miss rate, so these rates are rough. "
+                   "A score is a lead to listen to, not an identification.")
     else:
         click.echo("the error rates of these scores are not measured for this embedding model: rank only")
     click.echo("rank  cosine  false-match  miss   recording  speaker")

@@ -180,3 +180,18 @@ def test_models_load_once_per_worker_and_give_the_same_analysis(shared_eval, tmp
     assert results[1]["centroids"]["SPEAKER_1"] and len(results[1]["centroids"]["SPEAKER_1"]) == 192
     fresh, _ = analyze_with_audio(shared_eval / "asr_en_misc" / "leopard_en_test.wav", settings)
     assert fresh["analysis"] == results[1]["record"]["analysis"]
+
+
+def test_run_on_an_existing_dask_cluster(shared_eval, tmp_path):
+    """--scheduler: the same case run submitted to a cluster started elsewhere (here: in this process)."""
+    from distributed import LocalCluster
+
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case", "K-18b", "--examiner", "B", "--no-diarize", *FAST).returncode == 0
+    assert cli("case", "add", case, shared_eval / "asr_en_misc" / "pisets_test_sound_en.wav").returncode == 0
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        result = cli("case", "run", case, "--scheduler", cluster.scheduler_address)
+        assert cluster.scheduler_address in result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert rows(case)["pisets_test_sound_en.wav"]["state"] == "done"
+    assert "neural networks" in cli("case", "search", case, "networks").stdout.lower()

@@ -127,6 +127,8 @@ def reconcile(folder: Path, db, echo: Callable[[str], None], retry_failed: bool 
         if reason:
             index.store_failure(db, row["id"], reason + " (move it away to analyse the file again)")
         elif record is None:
+            if row["state"] == "done":  # its report folder was removed: analysed again
+                db.execute("UPDATE recordings SET state='pending', integrity=NULL WHERE id=?", (row["id"],))
             if row["state"] != "failed" or retry_failed:
                 todo.append(row)
         elif row["state"] != "done" or row["integrity"] != record["integrity"]["digest"]:
@@ -146,6 +148,7 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
     "exit_code" (0, or that of the last recording that failed in this run)}.
     """
     from distributed import Client, LocalCluster, as_completed
+    from distributed.client import FutureCancelledError
 
     folder = Path(os.path.abspath(folder))
     db = index.connect(folder)
@@ -179,6 +182,9 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
             row = futures[future]
             try:
                 result = future.result()
+            except FutureCancelledError:
+                raise EvidenceError("lost the Dask scheduler; finished reports are kept, run 'case run' again "
+                                    "to analyse the rest") from None
             except Exception as exc:  # noqa: BLE001 - a crashed or killed worker, an internal error: this file fails alone
                 result = {"failed": f"{type(exc).__name__}: {exc}", "exit_code": 1}
             if "failed" in result:
