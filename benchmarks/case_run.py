@@ -7,7 +7,7 @@
 Every mode prints JSON on stdout. Runs go through the CLI exactly as a user runs them (``case init``,
 ``case add``, ``case run``), in a temporary folder. The files are the shared clips in
 ../shared/eval: diar_pyannote_debug (12 x 30 s), diar_pyannote_sample (1), asr_multilingual (8),
-in that order; ``--files N`` takes the first N. ``--full`` analyses with every stage (default:
+in that order; ``--files N`` takes the first N (after ``--first K``). ``--full`` analyses with every stage (default:
 ``--no-events --no-authenticity --formats json,html``, the stages that matter for the figure).
 
 ``voice``: the debug clips are AMI meeting excerpts whose speaker ids are global (trn07 and trn08
@@ -207,12 +207,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", choices=["throughput", "resume", "voice"])
     parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--first", type=int, default=0, help="skip this many of the shared files (13: multilingual)")
     parser.add_argument("--full", action="store_true", help="every stage (events, authenticity, all formats)")
     parser.add_argument("--record", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="case-bench-") as folder:
         work = Path(folder)
-        files = shared_files()[:args.files]
+        files = shared_files()[args.first:args.first + args.files]
         if args.mode == "throughput":
             result = throughput(files, work, args.full)
         elif args.mode == "resume":

@@ -92,7 +92,8 @@ def render_pdf(info: dict, recordings: list[dict], generated: str) -> bytes:
                          f"index generated {generated} by evidence-audio {__version__}. Each report folder is sealed: "
                          f"check it with 'evidence-audio verify FOLDER RECORDING'.", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    with pdf.table(col_widths=(40, 75, 14, 20, 16, 14, 30, 58), text_align="LEFT", line_height=3.5) as table:
+    pdf.set_font("DejaVu", size=7)
+    with pdf.table(col_widths=(40, 80, 12, 20, 18, 16, 30, 61), text_align="LEFT", line_height=3.2) as table:
         table.row(COLUMNS)
         for r in recordings:
             table.row((f"{r['name']}\n{r['size_bytes']} bytes",
