@@ -14,11 +14,11 @@ The recordings stay where they are (the index holds their absolute paths); they 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import InputError, OutputError
+from ..errors import EvidenceError, InputError, OutputError
 from ..intake import check_input, hash_file
 from ..pipeline import Settings
 from . import index
@@ -64,7 +64,14 @@ def init_case(folder: Path, settings: Settings, formats: Iterable[str]) -> Path:
 
 
 def case_settings(db) -> tuple[Settings, tuple[str, ...]]:
+    """The analysis settings and report formats fixed at ``case init``.
+
+    Raises EvidenceError when the index holds a setting this version does not know (made by another version).
+    """
     found = index.info(db)
+    unknown = set(found["settings"]) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise EvidenceError(f"the case was made with settings this version does not know: {', '.join(sorted(unknown))}")
     return Settings(**found["settings"]), tuple(f for f in found.get("formats", "").split(",") if f)
 
 
