@@ -497,5 +497,162 @@ def models_verify() -> None:
     sys.exit(6 if failed else 0)
 
 
+
+@main.group()
+def case() -> None:
+    """Cases of many recordings: add them, analyse them on Dask distributed, search the case index."""
+
+
+@case.command("init", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--case", "case_ref", required=True, help="Case reference, recorded in every report.")
+@click.option("--examiner", required=True, help="Examiner name, recorded in every report.")
+@click.option("--formats", default="all", show_default=True, callback=lambda ctx, param, value: _format_names(value),
+              help="Report files of each recording (as for analyze).")
+@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default="faster-whisper",
+              show_default=True, help="Whisper engine.")
+@click.option("--model", "whisper_model", default="base", show_default=True, metavar="NAME|PATH", help="Whisper model.")
+@click.option("--language", metavar="CODE", help="Force the spoken language of every recording.")
+@click.option("--translate", is_flag=True, help="Add an English translation beside every segment.")
+@click.option("--all-audio", is_flag=True, help="Transcribe whole recordings, not only the speech regions.")
+@click.option("--diarize/--no-diarize", default=True, show_default=True, help="Find who spoke when.")
+@click.option("--diarization-pipeline", metavar="PATH", help="A local pyannote pipeline folder all workers see.")
+@click.option("--events/--no-events", "detect_events", default=True, show_default=True, help="Distress events.")
+@click.option("--authenticity/--no-authenticity", default=True, show_default=True, help="Authenticity indicators.")
+@one_line_errors
+def case_init(folder: Path, case_ref: str, examiner: str, formats: tuple[str, ...], engine: str, whisper_model: str,
+              language: str | None, translate: bool, all_audio: bool, diarize: bool,
+              diarization_pipeline: str | None, detect_events: bool, authenticity: bool) -> None:
+    """Start a case in FOLDER; the settings given here are those of every analysis in the case."""
+    from .case import init_case
+    from .pipeline import Settings
+
+    settings = Settings(case=case_ref, examiner=examiner, engine=engine, model=whisper_model, language=language,
+                        translate=translate, speech_only=not all_audio, diarize=diarize,
+                        diarization_pipeline=diarization_pipeline, events=detect_events, authenticity=authenticity)
+    click.echo(f"case {case_ref}: {init_case(folder, settings, formats)}")
+
+
+@case.command("add", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@one_line_errors
+def case_add(folder: Path, paths: tuple[Path, ...]) -> None:
+    """Hash and add recordings (files, or folders searched recursively); a file already in the case is refused."""
+    from .case import add_paths
+
+    def echo(added) -> None:
+        label = {"added": "added", "duplicate": "REFUSED duplicate", "skipped": "skipped"}[added.outcome]
+        click.echo(f"{label}: {added.path}" + (f" ({added.detail})" if added.outcome != "added" else ""))
+
+    done = add_paths(folder, paths, echo)
+    click.echo(", ".join(f"{sum(d.outcome == o for d in done)} {o}" for o in ("added", "duplicate", "skipped")))
+
+
+@case.command("run", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--workers", type=click.IntRange(min=1), help="Worker processes of the local Dask cluster "
+                                                           "(default: one per CPU core).")
+@click.option("--scheduler", metavar="ADDRESS", help="Use an existing Dask cluster, e.g. tcp://host:8786 "
+                                                     "(its workers must see the recordings and FOLDER at the same paths).")
+@click.option("--retry-failed", is_flag=True, help="Analyse again the recordings that failed in an earlier run.")
+@one_line_errors
+def case_run(folder: Path, workers: int | None, scheduler: str | None, retry_failed: bool) -> None:
+    """Analyse every recording of the case that has no verified report yet; resumable at any point.
+
+    A recording that fails is recorded with its reason and the run goes on; the exit code is then
+    that of the last recording that failed in this run (3, 4, 6, 7; 1 for a crashed worker)."""
+    from .case.run import run_case
+
+    try:
+        counts = run_case(folder, workers, scheduler, click.echo, retry_failed)
+    except KeyboardInterrupt:
+        _fail("interrupted; finished reports are kept, run 'case run' again to analyse the rest", 130)
+    click.echo(f"{counts['analysed']} analysed, {counts['failed']} failed, {counts['already']} finished before"
+               + (f", {counts['failed_before']} failed before" if counts["failed_before"] else ""))
+    sys.exit(counts["exit_code"])
+
+
+@case.command("status", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@one_line_errors
+def case_status(folder: Path) -> None:
+    """Recordings by state, the failures with their reasons, and the settings of the case."""
+    from .case import status
+
+    found = status(folder)
+    info = found["info"]
+    click.echo(f"case {info.get('case')} (examiner {info.get('examiner')}), opened {info.get('created_utc')}")
+    click.echo(f"settings: {json.dumps(info.get('settings'), sort_keys=True)}; formats: {info.get('formats')}")
+    click.echo(", ".join(f"{found['counts'].get(s, 0)} {s}" for s in ("done", "failed", "pending")))
+    for path, reason in found["failed"]:
+        click.echo(f"FAILED {path}: {reason}")
+
+
+@case.command("report", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@one_line_errors
+def case_report(folder: Path) -> None:
+    """Write case-report.html and case-report.pdf: every recording with hashes, summary and report link."""
+    from .case.report import write_case_report
+
+    for path in write_case_report(folder):
+        click.echo(f"written: {path}")
+
+
+@case.command("search", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.argument("words", required=False)
+@click.option("--event", "event_class", metavar="CLASS", help="Events of this class (scream, shout, cry, or a cue "
+                                                              "category such as help, threat, money).")
+@click.option("--voice", metavar="FILE:SPEAKER", help="Rank every speaker of the case by similarity to this one.")
+@one_line_errors
+def case_search(folder: Path, words: str | None, event_class: str | None, voice: str | None) -> None:
+    """Search the case: transcript WORDS (all must occur), --event CLASS, or --voice FILE:SPEAKER."""
+    from .case import index
+
+    if sum(bool(x) for x in (words, event_class, voice)) != 1:
+        raise click.UsageError("give exactly one of WORDS, --event or --voice")
+    db = index.connect(folder)
+    try:
+        if words:
+            for r in index.search_words(db, words):
+                click.echo(f"{r['name']}  {r['start']:.2f}-{r['end']:.2f} s  {r['speaker'] or '-'}  {r['text'].strip()}"
+                           f"  [{r['report']}]")
+        elif event_class:
+            for r in index.search_events(db, event_class):
+                detail = f"score {r['score']:.2f}" if r["score"] is not None else f"'{r['text']}'"
+                click.echo(f"{r['name']}  {r['start']:.2f}-{r['end']:.2f} s  {r['kind']} {r['class']}  {detail}"
+                           f"  [{r['report']}]")
+        else:
+            _print_voices(db, voice)
+    finally:
+        db.close()
+
+
+def _print_voices(db, voice: str) -> None:
+    from .case.voice import rank_voices
+
+    (name, label), matches, measured = rank_voices(db, voice)
+    click.echo(f"speakers of the case ranked by cosine similarity to {name} {label}:")
+    if measured:
+        click.echo(f"measured on {measured['dataset']} ({measured['same_pairs']} same-voice and "
+                   f"{measured['different_pairs']} different-voice pairs across recordings): equal error rate "
+                   f"{100 * measured['eer']:.1f} % at cosine {measured['threshold']:.3f}; each same-voice pair is "
+                   f"{100 / max(1, measured['same_pairs']):.0f} % of the miss rate, so these rates are rough. "
+                   "A score is a lead to listen to, not an identification.")
+    else:
+        click.echo("the error rates of these scores are not measured for this embedding model: rank only")
+    click.echo("rank  cosine  false-match  miss   recording  speaker")
+    for rank, m in enumerate(matches, 1):
+        rates = (f"{100 * m.false_match_rate:9.1f} %  {100 * m.miss_rate:4.1f} %" if m.false_match_rate is not None
+                 else f"{'-':>11}  {'-':>6}")
+        above = " *" if measured and m.score >= measured["threshold"] else ""
+        click.echo(f"{rank:4}  {m.score:6.3f}  {rates}  {m.name}  {m.label}{above}  [{m.report}]")
+    if measured:
+        click.echo("* at or above the equal-error threshold. false-match: share of different voices measured at or "
+                   "above this score; miss: share of same voices measured below it.")
+
+
 if __name__ == "__main__":
     main()

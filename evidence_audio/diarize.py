@@ -87,6 +87,9 @@ class Diarization:
     engine: str
     pipeline: str
     settings: dict
+    # each speaker's centroid as the pipeline clustered it (label -> float32 (dimension,)), where the
+    # pipeline gives one (pyannote's DiarizeOutput.speaker_embeddings); speakers it padded with zeros left out
+    centroids: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def build_default() -> Diarizer:
@@ -158,14 +161,32 @@ def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: S
         engine="pyannote.audio",
         pipeline=diarizer.description,
         settings={**diarizer.parameters, **limits.to_kwargs()},
+        centroids=_centroids(annotation, getattr(output, "speaker_embeddings", None)),
     )
 
 
+def _centroids(annotation: Annotation, embeddings) -> dict[str, np.ndarray]:
+    """Rows of pyannote's ``speaker_embeddings`` (in ``annotation.labels()`` order) by first-speech label."""
+    if embeddings is None:
+        return {}
+    names = _first_speech_names(annotation)
+    return {names[label]: np.asarray(row, dtype=np.float32) for label, row in zip(annotation.labels(), embeddings)
+            if np.all(np.isfinite(row)) and np.any(row)}
+
+
 def speakers_stage(samples: np.ndarray, sample_rate: int, source: str | None, limits: SpeakerLimits,
-                   progress: Callable[..., None] | None = None) -> tuple[dict, list[ModelUse]]:
-    """The report's speakers block for a recording, and the models used to make it."""
-    diarizer = load(source)
-    return speakers_block(diarize(samples, sample_rate, diarizer, limits, progress)), diarizer.models
+                   progress: Callable[..., None] | None = None, diarizer: Diarizer | None = None,
+                   centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
+    """The report's speakers block for a recording, and the models used to make it.
+
+    ``diarizer``: one already loaded from ``source`` (default: loaded here). ``centroids``, when given,
+    receives each speaker's centroid (label -> float32 (dimension,); see ``Diarization.centroids``).
+    """
+    diarizer = diarizer or load(source)
+    diarization = diarize(samples, sample_rate, diarizer, limits, progress)
+    if centroids is not None:
+        centroids.update(diarization.centroids)
+    return speakers_block(diarization), diarizer.models
 
 
 def _progress_hook(progress: Callable[..., None]) -> Callable[..., None]:
@@ -180,11 +201,16 @@ def _progress_hook(progress: Callable[..., None]) -> Callable[..., None]:
 
 def relabel_by_first_speech(annotation: Annotation) -> Annotation:
     """SPEAKER_1, SPEAKER_2, ... in the order each speaker is first heard."""
-    order: list[str] = []
+    return annotation.rename_labels(_first_speech_names(annotation))
+
+
+def _first_speech_names(annotation: Annotation) -> dict:
+    """Each label of ``annotation`` -> SPEAKER_n, n counted in the order speakers are first heard."""
+    order: list = []
     for _, _, label in annotation.itertracks(yield_label=True):
         if label not in order:
             order.append(label)
-    return annotation.rename_labels({old: f"SPEAKER_{i}" for i, old in enumerate(order, 1)})
+    return {old: f"SPEAKER_{i}" for i, old in enumerate(order, 1)}
 
 
 def overlaps(annotation: Annotation) -> list[tuple[Segment, list[str]]]:

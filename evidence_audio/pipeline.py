@@ -52,9 +52,15 @@ def analyze(path: str | Path, settings: Settings, progress: Progress | None = No
     return analyze_with_audio(path, settings, progress)[0]
 
 
-def analyze_with_audio(path: str | Path, settings: Settings,
-                       progress: Progress | None = None) -> tuple[dict, np.ndarray]:
-    """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure)."""
+def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress | None = None,
+                       models: dict | None = None, centroids: dict | None = None) -> tuple[dict, np.ndarray]:
+    """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure).
+
+    ``models``: a cache the caller keeps between recordings (an empty dict at first): each stage
+    loads its models into it once and reuses them; the analysis is the same as without it.
+    ``centroids``, when given, receives each diarized speaker's embedding centroid
+    (label -> float32 (dimension,); see ``diarize.Diarization.centroids``).
+    """
     progress = progress or NoProgress()
     check_media(path)  # a bad input fails here, in one line, before any stage is shown
     with progress.stage("decoding and hashing"):
@@ -69,13 +75,14 @@ def analyze_with_audio(path: str | Path, settings: Settings,
     analysis: dict = {}
     duration = len(intake.audio.samples) / intake.audio.sample_rate
     with progress.stage("transcription", total=duration, unit="s") as update:
-        add_transcript(analysis, intake.audio, settings, provenance, update)
+        add_transcript(analysis, intake.audio, settings, provenance, update, models=models)
     if settings.diarize:
         with progress.stage("speakers") as update:
-            add_speakers(analysis, intake.audio, settings, provenance, update)
+            add_speakers(analysis, intake.audio, settings, provenance, update, models=models,
+                         centroids=centroids)
     if settings.events:
         with progress.stage("distress events"):
-            add_events(analysis, intake.audio, provenance)
+            add_events(analysis, intake.audio, provenance, models=models)
     if settings.authenticity:
         from .authenticity import indicators
 
@@ -87,12 +94,22 @@ def analyze_with_audio(path: str | Path, settings: Settings,
     return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples
 
 
+def _loaded(models: dict | None, key: tuple, load: Callable[[], object]):
+    """``load()``, or what it returned for ``key`` before when the caller keeps a ``models`` cache."""
+    if models is None:
+        return load()
+    if key not in models:
+        models[key] = load()
+    return models[key]
+
+
 def add_transcript(analysis: dict, audio, settings: Settings, provenance: Provenance,
-                   progress: Callable[[float, float], None] | None = None) -> None:
+                   progress: Callable[[float, float], None] | None = None, models: dict | None = None) -> None:
     """Whisper transcript on the speech regions, with language, confidence and doubt marks."""
     from .transcribe import load_models, transcribe
 
-    engine, vad_model, used = load_models(settings.engine, settings.model, settings.compute_type)
+    engine, vad_model, used = _loaded(models, ("whisper", settings.engine, settings.model, settings.compute_type),
+                                      lambda: load_models(settings.engine, settings.model, settings.compute_type))
     provenance.models.extend(used)
     transcript = transcribe(engine, used[0].name, vad_model, audio.samples, language=settings.language,
                             english=settings.translate, speech_only=settings.speech_only, progress=progress)
@@ -100,25 +117,27 @@ def add_transcript(analysis: dict, audio, settings: Settings, provenance: Proven
 
 
 def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenance,
-                 progress: Callable[..., None] | None = None) -> None:
+                 progress: Callable[..., None] | None = None, models: dict | None = None,
+                 centroids: dict | None = None) -> None:
     """Diarize, and give every transcript word (if there is a transcript) its speaker."""
     from .attribution import attribute_words
-    from .diarize import SpeakerLimits, speakers_stage
+    from .diarize import SpeakerLimits, load, speakers_stage
 
     limits = SpeakerLimits(settings.num_speakers, settings.min_speakers, settings.max_speakers)
+    diarizer = _loaded(models, ("diarizer", settings.diarization_pipeline), lambda: load(settings.diarization_pipeline))
     speakers, used = speakers_stage(audio.samples, audio.sample_rate, settings.diarization_pipeline, limits,
-                                   progress=progress)
+                                   progress=progress, diarizer=diarizer, centroids=centroids)
     provenance.models.extend(used)
     analysis["speakers"] = speakers
     if "transcript" in analysis:
         analysis["transcript"] = attribute_words(analysis["transcript"], speakers)
 
 
-def add_events(analysis: dict, audio, provenance: Provenance) -> None:
+def add_events(analysis: dict, audio, provenance: Provenance, models: dict | None = None) -> None:
     """Sound events and transcript cues; reads the transcript, changes nothing else."""
     from .events.detector import DistressDetector, events_block
 
-    detector = DistressDetector()
+    detector = _loaded(models, ("distress",), DistressDetector)
     provenance.models.extend(m for m in detector.model_uses if m not in provenance.models)
     analysis["events"] = events_block(detector, audio.samples, analysis.get("transcript"))
 

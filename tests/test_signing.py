@@ -320,8 +320,8 @@ def test_analyze_sign_on_the_command_line(keys, tmp_path):
                   "--no-authenticity", "--formats", "txt,html", "--examiner", EXAMINER,
                   "--sign", ours.private, "--passphrase-file", secret)
     assert result.returncode == 0, result.stderr
-    assert {p.name for p in out.iterdir()} == {"report.json", "report.html", "transcript.txt", "manifest.sha256",
-                                               custody.CUSTODY_NAME, signing.STATEMENT_NAME, signing.SIGNATURE_NAME}
+    assert {p.name for p in out.iterdir()} == {"report.json", "report.html", "listening-copy.opus", "transcript.txt",
+                                               "manifest.sha256", custody.CUSTODY_NAME, signing.STATEMENT_NAME, signing.SIGNATURE_NAME}
     checked = _cli("verify", out, EXAMPLES / "jfk.flac", "--allowed-signers", ours.allowed_signers)
     assert checked.returncode == 0, checked.stdout
     entries = custody.read_entries((out / custody.CUSTODY_NAME).read_bytes())[0]
