@@ -76,6 +76,9 @@ def main() -> None:
               help="base, tiny.en, or your own model: a CTranslate2 Whisper folder or an openai-whisper .pt "
                    "(its hash is recorded).")
 @click.option("--language", metavar="CODE", help="Force the spoken language (e.g. en, ru, az); default: identified.")
+@click.option("--languages", "candidates", metavar="CODES",
+              help="Identify each speech region's language among these only (e.g. az,ru,en), when you know "
+                   "which languages the recording holds.")
 @click.option("--translate", is_flag=True, help="Add an English translation beside every segment.")
 @click.option("--all-audio", is_flag=True, help="Transcribe the whole recording, not only the speech regions.")
 @click.option("--diarize/--no-diarize", default=True, show_default=True, help="Find who spoke when.")
@@ -93,7 +96,7 @@ def main() -> None:
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
             max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
-            engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool) -> None:
+            engine: str, whisper_model: str, language: str | None, candidates: str | None, translate: bool, all_audio: bool) -> None:
     """Analyse RECORDING and write a hashed report folder."""
     from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
     from .progress import for_stderr as progress_for_stderr
@@ -101,11 +104,17 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
 
     if min_speakers and max_speakers and min_speakers > max_speakers:
         raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
+    from .transcribe import parse_languages
+
+    languages = parse_languages(candidates)
+    if language and languages:
+        raise click.UsageError("give --language (one forced language) or --languages (candidates), not both")
     settings = Settings(case=case, examiner=examiner, diarize=diarize, num_speakers=num_speakers,
                         min_speakers=min_speakers, max_speakers=max_speakers,
                         diarization_pipeline=diarization_pipeline, events=detect_events,
                         authenticity=authenticity, engine=engine,
-                        model=whisper_model, language=language, translate=translate, speech_only=not all_audio)
+                        model=whisper_model, language=language, languages=tuple(languages) if languages else None,
+                        translate=translate, speech_only=not all_audio)
     out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
     with progress_for_stderr(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)

@@ -1,8 +1,13 @@
-"""transcript.srt and transcript.vtt: one cue per transcript segment, for video and audio editors."""
+"""transcript.srt and transcript.vtt: one cue per transcript segment, for video and audio editors.
+
+Doubtful cues (suspect segments, low-confidence words) carry DOUBT_MARK before their text, and
+speech without transcribed words a "[speech not transcribed]" cue; the VTT explains both in a NOTE,
+the SRT (which has no comments) in a first cue over the first two seconds.
+"""
 
 from __future__ import annotations
 
-from .view import transcript_lines
+from .view import DOUBT_MARK, DOUBT_NOTE, transcript_lines
 
 
 def _stamp(t: float, separator: str) -> str:
@@ -21,10 +26,21 @@ def _end(line) -> float:
     return max(line.end, line.start + 0.001)
 
 
+def _marked(line, text: list[str]) -> list[str]:
+    """The cue text with DOUBT_MARK before it when the line is doubtful."""
+    return [f"{DOUBT_MARK} {text[0]}"] + text[1:] if line.doubtful else text
+
+
+NOTE_END_S = 2.0  # the SRT's explanation cue lasts this long
+
+
 def render_srt(record: dict, samples=None) -> bytes:
+    lines = transcript_lines(record)
     cues = []
-    for number, line in enumerate(transcript_lines(record), start=1):
-        text = _cue_lines(line.text)
+    if any(line.doubtful or line.untranscribed for line in lines):
+        cues.append(f"1\n{_stamp(0, ',')} --> {_stamp(NOTE_END_S, ',')}\n{DOUBT_NOTE}\n")
+    for number, line in enumerate(lines, start=len(cues) + 1):
+        text = _marked(line, _cue_lines(line.text))
         if line.speaker:
             text[0] = f"{line.speaker}: {text[0]}"
         if line.translation:
@@ -38,9 +54,9 @@ def _vtt_escape(text: str) -> str:
 
 
 def render_vtt(record: dict, samples=None) -> bytes:
-    cues = ["WEBVTT\n"]
+    cues = ["WEBVTT\n", f"NOTE {_vtt_escape(DOUBT_NOTE)}\n"]
     for line in transcript_lines(record):
-        text = [_vtt_escape(t) for t in _cue_lines(line.text)]
+        text = _marked(line, [_vtt_escape(t) for t in _cue_lines(line.text)])
         if line.speaker:
             text[0] = f"<v {_vtt_escape(line.speaker)}>{text[0]}"
         if line.translation:
