@@ -51,6 +51,7 @@ def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[t
 LANGUAGE_WINDOW_S = 30.0  # Whisper identifies a language on at most 30 s of audio at a time
 SHORT_SPAN_S = 2.0  # a shorter stretch takes its neighbour's language (too little audio to identify one)
 FINE_VAD = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)  # speech, without the long pauses
+LANGUAGE_SURE = 0.9  # below this on its region, each segment's language is checked on its own audio
 MIN_UNTRANSCRIBED_S = 1.0  # speech at least this long without a word is decoded again, then listed
 WORD_REACH_S = 0.5  # a word covers this much speech on each side of it (pauses between words)
 
@@ -151,6 +152,31 @@ def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decod
     return found
 
 
+def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
+                      candidates: list[str] | None, decoding: Decoding, duration: float, piece_s: float) -> list[Segment]:
+    """Segments of regions whose language was unsure (probability below LANGUAGE_SURE, as where two
+    languages share a region), each identified again on its own audio and, where another language
+    wins, decoded again alone in that language. Segments under 1 s are left as they are."""
+    checked = []
+    for segment in segments:
+        span = _span_at(spans, (segment.start + segment.end) / 2)
+        if span is None or span.probability is None or span.probability >= LANGUAGE_SURE \
+                or segment.end - segment.start < 1.0:
+            checked.append(segment)
+            continue
+        audio = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
+        code, probability = restrict(engine.detect_language(audio), candidates)[0]
+        if code == segment.language:
+            segment.language_probability = probability
+            checked.append(segment)
+            continue
+        again = _decode(engine, samples, [(segment.start, segment.end)], code, decoding, duration, piece_s)
+        for part in again:
+            part.language_probability = probability
+        checked += again
+    return checked
+
+
 def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Clip]:
     """Stretches of ``speech`` at least ``min_s`` long that no transcribed word reaches (a word reaches
     ``WORD_REACH_S`` either side of itself; a segment without word times covers its span if it has text)."""
@@ -207,6 +233,8 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
         segments += _decode(engine, samples, run, code, decoding, duration, piece_s)
         if progress and segments:
             progress(min(segments[-1].end, duration), duration)
+    if not language:
+        segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, piece_s)
     untranscribed = []
     if speech:
         fine = speech_regions(vad_model, samples, FINE_VAD)
@@ -223,7 +251,7 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
     for number, segment in enumerate(segments):
         segment.id = number
         span = _span_at(spans, (segment.start + segment.end) / 2)
-        if span is not None and span.code == segment.language:
+        if segment.language_probability is None and span is not None and span.code == segment.language:
             segment.language_probability = span.probability
         segment.suspect_reasons = suspect.reasons(segment, speech)
     if english:

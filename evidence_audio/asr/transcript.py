@@ -125,10 +125,11 @@ class Transcript:
     untranscribed: list[Untranscribed] = field(default_factory=list)
 
     def languages(self) -> list[dict]:
-        """Each language found, with its speech time and segment count, most speech first."""
+        """Each language segments were decoded in, with their time and count, most time first."""
         talk: dict[str, float] = {}
-        for span in self.language_spans:
-            talk[span.code] = talk.get(span.code, 0.0) + span.end - span.start
+        for segment in self.segments:
+            if segment.language:
+                talk[segment.language] = talk.get(segment.language, 0.0) + segment.end - segment.start
         return [{"code": code, "talk_time_s": seconds(t),
                  "segments": sum(s.language == code for s in self.segments)}
                 for code, t in sorted(talk.items(), key=lambda item: (-item[1], item[0]))]
