@@ -140,13 +140,21 @@ def _span_at(spans: list[LanguageSpan], t: float) -> LanguageSpan | None:
 
 
 def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decoding: Decoding, duration: float,
-            piece_s: float) -> list[Segment]:
-    """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed."""
+            piece_s: float, local: bool = True) -> list[Segment]:
+    """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed.
+    ``local``: the engine gets only the audio around the clips (with margins, cut on the 10 ms frame
+    grid), not the whole recording, whose spectrogram it would otherwise compute for every call."""
+    offset = 0.0
+    if local and clips:
+        offset = float(np.floor(max(0.0, clips[0][0] - PIECE_MARGIN_S) * 100) / 100)
+        end = min(duration, clips[-1][1] + PIECE_MARGIN_S)
+        samples, duration = samples[round(offset * SAMPLE_RATE):round(end * SAMPLE_RATE)], end - offset
+        clips = [(a - offset, b - offset) for a, b in clips]
     found = []
     for start, end, piece_clips in pieces(clips, duration, piece_s):
         piece = samples[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
         for segment in engine.transcribe(piece, language, "transcribe", piece_clips, decoding):
-            segment = segment.shifted(start) if start else segment
+            segment = segment.shifted(start + offset) if start + offset else segment
             segment.language = language
             found.append(suspect.remove_impossible_words(segment))
     return found
@@ -229,8 +237,8 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
             runs[-1][1].append((span.start, span.end))
         else:
             runs.append((span.code, [(span.start, span.end)]))
-    for code, run in runs:
-        segments += _decode(engine, samples, run, code, decoding, duration, piece_s)
+    for code, run in runs:  # one language throughout: the recording goes as before, whole or in pieces
+        segments += _decode(engine, samples, run, code, decoding, duration, piece_s, local=len(runs) > 1)
         if progress and segments:
             progress(min(segments[-1].end, duration), duration)
     if not language:

@@ -65,12 +65,16 @@ def full(tmp_path_factory):
                  "no_speech_prob": 0.01, "compression_ratio": 1.2, "temperature": 0.0, "suspect": False,
                  "suspect_reasons": [],
                  "translation": "Don't beat the child! It hurts a lot.", "speaker": "SPEAKER_1",
+                 "translation_suspect": True, "translation_suspect_reasons": ["length_ratio"],
+                 "language": "az", "language_probability": 0.81, "removed_words": [], "decoded_alone": False,
                  "words": _words(AZERBAIJANI, 0.5, [0.9, 0.95, 0.3, 0.8, 0.42, 0.9],
                                   ["SPEAKER_1"] * 5 + ["SPEAKER_2"])},
                 {"id": 1, "start": 5.0, "end": 8.1, "text": " " + RUSSIAN, "avg_logprob": -1.2,
                  "no_speech_prob": 0.4, "compression_ratio": 2.6, "temperature": 0.0, "suspect": True,
                  "suspect_reasons": ["high_compression_ratio"], "speaker": "SPEAKER_2", "words": []},
-            ]},
+            ],
+            "languages": [{"code": "az", "talk_time_s": 3.6, "segments": 1}, {"code": "ru", "talk_time_s": 3.1, "segments": 1}],
+            "untranscribed_speech": [{"start": 9.0, "end": 11.5, "language": "az", "reason": "no_words_also_decoded_alone"}]},
         "speakers": {"engine": "pyannote.audio", "pipeline": "test", "settings": {},
                      "labels": ["SPEAKER_1", "SPEAKER_2"],
                      "turns": [{"start": 0.5, "end": 4.2, "speaker": "SPEAKER_1"},
@@ -228,13 +232,15 @@ def test_pdf_pages_render_to_images(files, tmp_path):
 def test_srt_and_vtt_parse_with_speakers_and_times(full, files):
     record, _ = full
     segments = record["analysis"]["transcript"]["segments"]
-    cues = list(srt.parse(files["transcript.srt"].decode("utf-8")))
+    note, *cues, gap = list(srt.parse(files["transcript.srt"].decode("utf-8")))  # explanation, segments, untranscribed
+    assert "[?] marks doubtful text" in note.content and note.start.total_seconds() == 0
     assert [c.start.total_seconds() for c in cues] == [s["start"] for s in segments]
     assert [c.end.total_seconds() for c in cues] == [s["end"] for s in segments]
-    assert cues[0].content.startswith("SPEAKER_1: " + AZERBAIJANI) and "Don't beat the child!" in cues[0].content
+    assert cues[0].content.startswith("SPEAKER_1: [?] " + AZERBAIJANI) and "Don't beat the child!" in cues[0].content
     assert RUSSIAN in cues[1].content
+    assert gap.content == "[speech not transcribed]" and gap.start.total_seconds() == 9.0
     vtt = webvtt.from_buffer(io.StringIO(files["transcript.vtt"].decode("utf-8")))
-    assert [(c.start, c.end) for c in vtt] == [("00:00:00.500", "00:00:04.100"), ("00:00:05.000", "00:00:08.100")]
+    assert [(c.start, c.end) for c in vtt][:2] == [("00:00:00.500", "00:00:04.100"), ("00:00:05.000", "00:00:08.100")]
     assert vtt[0].voice == "SPEAKER_1" and vtt[1].voice == "SPEAKER_2"
     assert RUSSIAN in html.unescape(vtt[1].text)  # WebVTT escapes < > & as HTML entities
 
@@ -243,8 +249,40 @@ def test_txt_marks_low_confidence_words_and_suspect_segments(files):
     text = files["transcript.txt"].decode("utf-8")
     for word in LOW_WORDS:
         assert f"[?{word}]" in text
-    assert "SPEAKER_1: Uşağı döymə! [?Çox] ağrıyır, [?şəhər] [SPEAKER_2] ölür." in text  # speaker changes inside
-    assert "[00:00:05.000 --> 00:00:08.100] SPEAKER_2: " + RUSSIAN + " [SUSPECT: repetitive text (compression ratio 2.60)]" in text
+    assert "SPEAKER_1: [?] Uşağı döymə! [?Çox] ağrıyır, [?şəhər] [SPEAKER_2] ölür." in text  # speaker changes inside
+    assert "[00:00:05.000 --> 00:00:08.100] SPEAKER_2: [?] " + RUSSIAN + " [SUSPECT: repetitive text (compression ratio 2.60)]" in text
+
+
+def test_doubt_and_untranscribed_speech_show_in_every_format(full, files):
+    """The [?] mark on doubtful cues and translations, its explanation, and the untranscribed speech,
+    in SRT, VTT, TXT, HTML and PDF; the languages with their speech time and error-rate statement."""
+    record, _ = full
+    srt_text, vtt_text = files["transcript.srt"].decode("utf-8"), files["transcript.vtt"].decode("utf-8")
+    txt = files["transcript.txt"].decode("utf-8")
+    page = html.unescape(files["report.html"].decode("utf-8"))
+    pdf_text = " ".join(_pdf_pages(files["report.pdf"])).replace("\n", " ")
+    doubtful = "[?] Don't beat the child! It hurts a lot. (doubtful translation: length far from the original's)"
+    for name, text in (("srt", srt_text), ("vtt", vtt_text), ("txt", txt), ("html", page)):
+        assert "[speech not transcribed]" in text, name
+        assert doubtful in text, name
+    assert "[speech not transcribed]" in pdf_text and "doubtful translation" in pdf_text
+    assert "NOTE [?] marks doubtful text" in vtt_text and "\n<v SPEAKER_1>[?] " in vtt_text
+    assert "\n<v SPEAKER_2>[?] " in vtt_text  # the suspect segment
+    assert "[00:00:09.000 --> 00:00:11.500] [speech not transcribed] (voice activity detection found speech" in txt
+    assert "SPEAKER_1: [?] Uşağı" in txt
+    language = [line for line in txt.splitlines() if line.startswith("Language: ")][0]
+    assert language.startswith("Language: az (3.6 s of speech), ru (3.1 s of speech)")
+    assert "az: error rate not measured for whisper-base" in language and "--model PATH" in language
+    assert "Error rates: " in page and "--model PATH" in page
+
+
+def test_no_speech_language_is_said_so(full):
+    from evidence_audio.report.formats.view import language_summary
+
+    record, _ = full
+    transcript = dict(record["analysis"]["transcript"], language={"code": None, "probability": None, "forced": False,
+                                                                    "top": [], "note": "not identified (no speech)"})
+    assert language_summary({"analysis": {"transcript": transcript}}) == "not identified (no speech)"
 
 
 def test_rttm_reads_back_as_the_speaker_turns(full, files, tmp_path):
@@ -278,7 +316,7 @@ def test_html_is_self_contained_and_escapes_the_transcript(full, files):
     for word in LOW_WORDS:
         assert f'<span class="low" title="low confidence">{word}</span>' in page
     assert '<b class="turn">[SPEAKER_2]</b> ölür.' in page
-    assert page.count('class="suspect"') == 1 and record["integrity"]["digest"] in page
+    assert page.count('class="suspect"') == 2 and record["integrity"]["digest"] in page  # + untranscribed speech
     assert '<a href="#segment-1">' in page  # the plea jumps to its transcript line
 
 
