@@ -326,3 +326,17 @@ def test_cli_analyze_writes_the_transcript(tmp_path):
     assert {m["name"] for m in record["provenance"]["models"]} >= {"whisper-tiny.en", "silero-vad"}
     bad = CliRunner().invoke(main, ["analyze", str(JFK), "-o", str(tmp_path / "x"), "--model", "/no/such", "-q"])
     assert bad.exit_code == 6 and "Traceback" not in bad.output
+
+
+def test_cli_language_options(tmp_path):
+    from click.testing import CliRunner
+
+    from evidence_audio.cli import main
+
+    both = CliRunner().invoke(main, ["analyze", str(JFK), "-o", str(tmp_path / "r"), "--language", "en",
+                                     "--languages", "en,ru", "-q"])
+    assert both.exit_code == 2 and "not both" in both.output
+    assert not (tmp_path / "r").exists()
+    unknown = CliRunner().invoke(main, ["analyze", str(JFK), "-o", str(tmp_path / "u"), "--languages", "en,xx",
+                                        "--no-diarize", "--no-events", "--no-authenticity", "--formats", "json", "-q"])
+    assert unknown.exit_code != 0 and "unknown language code 'xx'" in unknown.output
