@@ -344,6 +344,27 @@ def test_error_rates_load_and_update(tmp_path):
     assert updated[first.id].measured_utc and updated[first.id].tool_version
 
 
+def test_error_rate_per_language_measured_or_not(tmp_path):
+    copy = tmp_path / "error_rates.json"
+    shutil.copy(error_rates.DATA_PATH, copy)
+    error_rates.record_measure(error_rates.Measure(
+        "transcription/wer/mixed_languages", "mixed", ["WER, ru"], {"WER, ru": 0.25}, 1, "pisets_ru",
+        conditions="faster-whisper whisper-base int8, the product's stage"), copy)
+    russian = error_rates.language_error("whisper-base", "ru", copy)
+    assert russian.measured and russian.text.startswith("ru: WER 25.0 % measured by this project") and not russian.weak
+    azerbaijani = error_rates.language_error("whisper-base", "az", copy)
+    assert azerbaijani.measured is None and azerbaijani.weak
+    assert "not measured for whisper-base" in azerbaijani.text and "Radford" in azerbaijani.text
+    assert "weak" in azerbaijani.text and "--model PATH" in azerbaijani.text
+    other = error_rates.language_error("whisper-small", "ru", copy)  # measured on base, not on small
+    assert other.measured is None and not other.weak
+    published = tmp_path / "published.json"
+    table = json.loads(error_rates.PUBLISHED_PATH.read_text(encoding="utf-8"))
+    published.write_text(json.dumps(table | {"figures": {"base": {"az": {"WER": 0.5}}}}), encoding="utf-8")
+    quoted = error_rates.language_error("whisper-base", "az", copy, published)
+    assert "WER 50.0 % published (Radford" in quoted.text and quoted.weak
+
+
 def test_pdf_shows_markup_characters_and_backslashes_literally(full):
     record, _ = full
     literal = ["C:\\path\\ end\\", "x -- y ** z __ w ~~ v", "a\\\\b \\-- c", "***x***", "\\\\\\**"]
