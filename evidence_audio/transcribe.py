@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -185,6 +186,39 @@ def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], span
     return checked
 
 
+MAX_LETTERS_PER_S = 30.0  # faster than anyone speaks (about 15 letters a second is usual): a loop
+MIN_FAST_LETTERS = 15  # shorter texts are not judged by their rate
+
+
+def too_fast(segment: Segment) -> bool:
+    """More text than its audio could hold: a loop the decoder fell into, not speech."""
+    letters = sum(ch.isalnum() for ch in segment.text)
+    return letters >= MIN_FAST_LETTERS and letters / max(segment.end - segment.start, 0.1) > MAX_LETTERS_PER_S
+
+
+def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
+                   piece_s: float) -> list[Segment]:
+    """Segments with more text than their audio could hold, decoded again alone with Whisper's
+    compression-ratio fallback on (a repetitive result is decoded again at the next temperature)."""
+    with_fallback = replace(decoding, compression_ratio_threshold=suspect.THRESHOLDS.compression_ratio)
+    windows_: list[list[Segment]] = []  # consecutive segments of one decoded window share its figures
+    for segment in segments:
+        same = windows_ and (windows_[-1][-1].compression_ratio, windows_[-1][-1].temperature, windows_[-1][-1].language) \
+            == (segment.compression_ratio, segment.temperature, segment.language)
+        windows_[-1:] = [windows_[-1] + [segment]] if same else windows_[-1:] + [[segment]]
+    checked = []
+    for group in windows_:
+        if not any(too_fast(segment) for segment in group):
+            checked += group
+            continue
+        again = _decode(engine, samples, [(group[0].start, group[-1].end)], group[0].language, with_fallback,
+                        duration, piece_s)
+        for part in again:
+            part.language_probability, part.repetition_fallback = group[0].language_probability, True
+        checked += again
+    return checked
+
+
 def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Clip]:
     """Stretches of ``speech`` at least ``min_s`` long that no transcribed word reaches (a word reaches
     ``WORD_REACH_S`` either side of itself; a segment without word times covers its span if it has text)."""
@@ -243,6 +277,7 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
             progress(min(segments[-1].end, duration), duration)
     if not language:
         segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, piece_s)
+    segments = redecode_loops(engine, samples, segments, decoding, duration, piece_s)
     untranscribed = []
     if speech:
         fine = speech_regions(vad_model, samples, FINE_VAD)
@@ -250,11 +285,14 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
             code = _span_at(spans, (start + end) / 2).code if spans else (language or "en")
             a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
             again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, piece_s) if s.words]
-            for segment in again:
+            kept = [s for s in again if not suspect.reasons(s, speech)]  # doubtful text here is most often noise
+            for segment in kept:
                 segment.decoded_alone = True
-            segments += again
-            for gap in uncovered([(start, end)], again):
-                untranscribed.append(Untranscribed(gap[0], gap[1], code, "no_words_also_decoded_alone"))
+            segments += kept
+            for gap in uncovered([(start, end)], kept):
+                doubtful = " ".join(s.text for s in again if s not in kept and s.start < gap[1] and s.end > gap[0])
+                untranscribed.append(Untranscribed(gap[0], gap[1], code, "only_doubtful_text_decoded_alone"
+                                                   if doubtful else "no_words_also_decoded_alone", doubtful or None))
     segments.sort(key=lambda s: (s.start, s.end))
     for number, segment in enumerate(segments):
         segment.id = number

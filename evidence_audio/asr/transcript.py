@@ -37,6 +37,7 @@ class Segment:
     language_probability: float | None = None  # the model's probability for it on the segment's speech region
     removed_words: list[tuple[Word, str]] = field(default_factory=list)  # (word, reason) taken out
     decoded_alone: bool = False  # found when an untranscribed stretch was decoded again on its own
+    repetition_fallback: bool = False  # decoded again with the compression-ratio fallback (its text was too fast)
 
     def shifted(self, offset: float) -> Segment:
         """The same segment with its times (and its words') moved by ``offset`` seconds."""
@@ -61,6 +62,7 @@ class Segment:
         record["language_probability"] = None if self.language_probability is None else score(self.language_probability)
         record["removed_words"] = [w.to_record() | {"reason": reason} for w, reason in self.removed_words]
         record["decoded_alone"] = self.decoded_alone
+        record["repetition_fallback"] = self.repetition_fallback
         if self.translation is not None:
             record["translation"] = self.translation
             record["translation_suspect"] = bool(self.translation_suspect_reasons)
@@ -105,10 +107,11 @@ class Untranscribed:
     end: float
     language: str | None
     reason: str
+    text: str | None = None  # the doubtful text decoding it alone gave, not taken into the transcript
 
     def to_record(self) -> dict:
         return {"start": seconds(self.start), "end": seconds(self.end), "language": self.language,
-                "reason": self.reason}
+                "reason": self.reason, "text": self.text}
 
 
 @dataclass

@@ -143,6 +143,8 @@ _SUSPECT_REASONS = {
     "length_ratio": lambda seg: "length far from the original's",
     "no_words_also_decoded_alone": lambda seg: "voice activity detection found speech here; no words were "
                                                "recognised, also when it was decoded again on its own",
+    "only_doubtful_text_decoded_alone": lambda seg: ("voice activity detection found speech here; decoded again on "
+                                                     f"its own it gave only doubtful text, not taken: “{seg['text']}”"),
 }
 DOUBT_MARK = "[?]"
 DOUBT_NOTE = (f"{DOUBT_MARK} marks doubtful text (a suspect segment or a word recognised with probability below "
