@@ -52,7 +52,12 @@ def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[t
 LANGUAGE_WINDOW_S = 30.0  # Whisper identifies a language on at most 30 s of audio at a time
 SHORT_SPAN_S = 2.0  # a shorter stretch takes its neighbour's language (too little audio to identify one)
 FINE_VAD = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)  # speech, without the long pauses
-LANGUAGE_SURE = 0.9  # below this on its region, each segment's language is checked on its own audio
+# A region whose language is unsure (top probability below LANGUAGE_SURE) while a second language is
+# likely (SECOND_LANGUAGE or more: two languages in one region) has each segment identified again on
+# its own audio. English in meetings often scores 0.6-0.8 with Welsh second at 0.07-0.17; English then
+# Russian in one region scored ru 0.69, en 0.27. Each check costs one 30 s encoder pass.
+LANGUAGE_SURE = 0.9
+SECOND_LANGUAGE = 0.2
 MIN_UNTRANSCRIBED_S = 1.0  # speech at least this long without a word is decoded again, then listed
 WORD_REACH_S = 0.5  # a word covers this much speech on each side of it (pauses between words)
 
@@ -163,14 +168,14 @@ def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decod
 
 def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
                       candidates: list[str] | None, decoding: Decoding, duration: float, piece_s: float) -> list[Segment]:
-    """Segments of regions whose language was unsure (probability below LANGUAGE_SURE, as where two
-    languages share a region), each identified again on its own audio and, where another language
+    """Segments of regions whose language was unsure (probability below LANGUAGE_SURE with a second
+    language at SECOND_LANGUAGE or more, as where two languages share a region), each identified again on its own audio and, where another language
     wins, decoded again alone in that language. Segments under 1 s are left as they are."""
     checked = []
     for segment in segments:
         span = _span_at(spans, (segment.start + segment.end) / 2)
         if span is None or span.probability is None or span.probability >= LANGUAGE_SURE \
-                or segment.end - segment.start < 1.0:
+                or len(span.ranked) < 2 or span.ranked[1][1] < SECOND_LANGUAGE or segment.end - segment.start < 1.0:
             checked.append(segment)
             continue
         audio = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
@@ -279,8 +284,11 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
         segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, piece_s)
     segments = redecode_loops(engine, samples, segments, decoding, duration, piece_s)
     untranscribed = []
-    if speech:
-        fine = speech_regions(vad_model, samples, FINE_VAD)
+    fine = []  # the finer voice-activity pass runs only where the speech regions leave a gap
+    for a, b in uncovered(speech, segments):
+        piece = samples[int(a * SAMPLE_RATE):int(np.ceil(b * SAMPLE_RATE))]
+        fine += [(a + s, a + e) for s, e in speech_regions(vad_model, piece, FINE_VAD)]
+    if fine:
         for start, end in uncovered(fine, segments):
             code = _span_at(spans, (start + end) / 2).code if spans else (language or "en")
             a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
