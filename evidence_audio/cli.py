@@ -119,6 +119,9 @@ def main() -> None:
               help="base, tiny.en, or your own model: a CTranslate2 Whisper folder or an openai-whisper .pt "
                    "(its hash is recorded).")
 @click.option("--language", metavar="CODE", help="Force the spoken language (e.g. en, ru, az); default: identified.")
+@click.option("--languages", "candidates", metavar="CODES",
+              help="Identify each speech region's language among these only (e.g. az,ru,en), when you know "
+                   "which languages the recording holds.")
 @click.option("--translate", is_flag=True, help="Add an English translation beside every segment.")
 @click.option("--all-audio", is_flag=True, help="Transcribe the whole recording, not only the speech regions.")
 @click.option("--diarize/--no-diarize", default=True, show_default=True, help="Find who spoke when.")
@@ -151,7 +154,7 @@ def main() -> None:
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, record_path: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
             max_speakers: int | None, diarization_pipeline: str | None, detect_events: bool, authenticity: bool,
-            engine: str, whisper_model: str, language: str | None, translate: bool, all_audio: bool,
+            engine: str, whisper_model: str, language: str | None, candidates: str | None, translate: bool, all_audio: bool,
             stream: int | None,
             sign_key: Path | None, passphrase_file: Path | None,
             embed_audio: bool, link_audio: str | None) -> None:
@@ -162,11 +165,17 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
 
     if min_speakers and max_speakers and min_speakers > max_speakers:
         raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
+    from .transcribe import parse_languages
+
+    languages = parse_languages(candidates)
+    if language and languages:
+        raise click.UsageError("give --language (one forced language) or --languages (candidates), not both")
     settings = Settings(case=case, examiner=examiner, diarize=diarize, num_speakers=num_speakers,
                         min_speakers=min_speakers, max_speakers=max_speakers,
                         diarization_pipeline=diarization_pipeline, events=detect_events,
                         authenticity=authenticity, engine=engine,
-                        model=whisper_model, language=language, translate=translate, speech_only=not all_audio,
+                        model=whisper_model, language=language, languages=tuple(languages) if languages else None,
+                        translate=translate, speech_only=not all_audio,
                         record_path=record_path, stream=stream,
                         embed_audio=embed_audio and not link_audio, link_audio=link_audio)
     out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)

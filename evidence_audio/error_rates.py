@@ -74,3 +74,53 @@ def record_measure(measure: Measure, path: Path = DATA_PATH) -> None:
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     os.replace(staging, path)
+
+
+PUBLISHED_PATH = Path(__file__).resolve().parent / "data" / "published_error_rates.json"
+LANGUAGE_METRICS = ("WER", "CER")
+
+
+@dataclass(frozen=True)
+class LanguageError:
+    """What is known of a model's error rate on one language, for the report."""
+
+    code: str
+    measured: str | None  # "WER 25.0 % (1 recording, <dataset>)", from this project's benchmarks
+    published: str | None  # "WER 30.1 % (<source>)", from data/published_error_rates.json
+    weak: bool  # a small model on a language it was not measured on
+    text: str  # the sentence the report prints
+
+
+def model_size(model: str) -> str:
+    """'whisper-base' -> 'base'; a user model keeps its name."""
+    return model.removeprefix("whisper-").removesuffix("-openai").split(".")[0]
+
+
+def language_error(model: str, code: str, path: Path = DATA_PATH, published_path: Path = PUBLISHED_PATH) -> LanguageError:
+    """The measured error rate of ``model`` (a manifest name such as ``whisper-base``) on language
+    ``code`` from the project's table (a measure whose conditions name the model and whose values
+    hold "WER, <code>" or "CER, <code>"), else "not measured" with the published figure for that
+    model size and its source (data/published_error_rates.json)."""
+    size = model_size(model)
+    measured = None
+    for m in load(path):
+        if m.values and f"whisper-{size} " in f"{m.conditions} ":
+            found = [(metric, m.values[f"{metric}, {code}"]) for metric in LANGUAGE_METRICS if f"{metric}, {code}" in m.values]
+            if found:
+                metric, value = found[0]
+                measured = f"{metric} {100 * value:.1f} % measured by this project ({m.dataset}; {m.id})"
+                break
+    table = json.loads(Path(published_path).read_text(encoding="utf-8"))
+    figure = ((table.get("figures") or {}).get(size) or {}).get(code)
+    published = (f"{'; '.join(f'{k} {100 * v:.1f} %' for k, v in figure.items())} published ({table['source']})"
+                 if figure else None)
+    weak = measured is None and size in table.get("small_models", [])
+    if measured:
+        text = f"{code}: {measured}"
+    else:
+        text = f"{code}: error rate not measured for whisper-{size}; " + (
+            published or f"no published figure in this package's table (see {table['source']})")
+    if weak:
+        text += (f". This model's {code} transcription is weak and unchecked: a larger Whisper model can be "
+                 "given with --model PATH")
+    return LanguageError(code, measured, published, weak, text)

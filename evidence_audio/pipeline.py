@@ -28,6 +28,7 @@ class Settings:
     model: str = "base"  # base, tiny.en, a manifest name, or the path of an own model
     compute_type: str = "int8"  # faster-whisper only
     language: str | None = None  # forced language code; None: identified by the model
+    languages: tuple[str, ...] | None = None  # identification restricted to these codes (--languages)
     translate: bool = False  # add an English translation beside every segment
     speech_only: bool = True  # transcribe only the regions voice activity calls speech
     diarize: bool = True
@@ -112,7 +113,7 @@ def add_transcript(analysis: dict, audio, settings: Settings, provenance: Proven
                                       lambda: load_models(settings.engine, settings.model, settings.compute_type))
     provenance.models.extend(used)
     transcript = transcribe(engine, used[0].name, vad_model, audio.samples, language=settings.language,
-                            english=settings.translate, speech_only=settings.speech_only, progress=progress)
+                            languages=list(settings.languages) if settings.languages else None, english=settings.translate, speech_only=settings.speech_only, progress=progress)
     analysis["transcript"] = transcript.to_record()
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .asr import suspect
 from .asr.decoding import DECODING, Decoding
-from .asr.transcript import LanguageGuess, Segment, Transcript
+from .asr.transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
 from .asr.vad import VAD, SAMPLE_RATE, VadOptions, speech_regions
 from .errors import EvidenceError
 
@@ -48,65 +49,277 @@ def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[t
     return found
 
 
-def speech_sample(samples: np.ndarray, regions: list[tuple[float, float]], limit_s: float = 30.0) -> np.ndarray:
-    """Up to ``limit_s`` of speech, joined, to identify the language on (all audio if no speech)."""
-    parts = [samples[int(s * SAMPLE_RATE):int(e * SAMPLE_RATE)] for s, e in regions]
-    joined = np.concatenate(parts) if parts else samples
-    return joined[:int(limit_s * SAMPLE_RATE)]
+LANGUAGE_WINDOW_S = 30.0  # Whisper identifies a language on at most 30 s of audio at a time
+SHORT_SPAN_S = 2.0  # a shorter stretch takes its neighbour's language (too little audio to identify one)
+FINE_VAD = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100)  # speech, without the long pauses
+# A region whose language is unsure (top probability below LANGUAGE_SURE) while a second language is
+# likely (SECOND_LANGUAGE or more: two languages in one region) has each segment identified again on
+# its own audio. English in meetings often scores 0.6-0.8 with Welsh second at 0.07-0.17; English then
+# Russian in one region scored ru 0.69, en 0.27. Each check costs one 30 s encoder pass.
+LANGUAGE_SURE = 0.9
+SECOND_LANGUAGE = 0.2
+MIN_UNTRANSCRIBED_S = 1.0  # speech at least this long without a word is decoded again, then listed
+WORD_REACH_S = 0.5  # a word covers this much speech on each side of it (pauses between words)
 
 
-def identify_language(engine, samples: np.ndarray, forced: str | None) -> LanguageGuess:
-    """The language to decode in: forced by the user, or the model's most likely one."""
-    if not engine.multilingual:
-        if forced not in (None, "en"):
-            raise EvidenceError(f"this model is English-only; cannot decode language {forced!r}")
-        return LanguageGuess("en", 1.0, True, [("en", 1.0)])
-    ranked = engine.detect_language(samples)
-    if forced is None:
-        return LanguageGuess(ranked[0][0], ranked[0][1], False, ranked[:3])
+def parse_languages(value: str | None) -> list[str] | None:
+    """'az,ru,en' -> ['az', 'ru', 'en']; None or empty -> None (every language the model knows)."""
+    codes = [c.strip().lower() for c in (value or "").split(",") if c.strip()]
+    return list(dict.fromkeys(codes)) or None
+
+
+def restrict(ranked: list[tuple[str, float]], candidates: list[str] | None) -> list[tuple[str, float]]:
+    """The ranking over ``candidates`` only, renormalised to sum to 1; raises EvidenceError on an unknown code."""
+    if not candidates:
+        return ranked
     probabilities = dict(ranked)
-    if forced not in probabilities:
-        raise EvidenceError(f"unknown language code {forced!r} (Whisper codes such as en, ru, de, az, tr)")
-    return LanguageGuess(forced, probabilities[forced], True, ranked[:3])
+    unknown = [c for c in candidates if c not in probabilities]
+    if unknown:
+        raise EvidenceError(f"unknown language code {unknown[0]!r} (Whisper codes such as en, ru, de, az, tr)")
+    total = sum(probabilities[c] for c in candidates) or 1.0
+    return sorted(((c, probabilities[c] / total) for c in candidates), key=lambda item: (-item[1], item[0]))
 
 
-def translate(engine, samples: np.ndarray, segment: Segment, language: str, decoding: Decoding) -> str:
-    """English for one segment: its audio decoded again with task=translate."""
+def windows(clips: list[Clip], limit: float = LANGUAGE_WINDOW_S) -> list[Clip]:
+    """Each clip, cut into equal windows of at most ``limit`` seconds."""
+    found = []
+    for start, end in clips:
+        n = max(1, int(np.ceil((end - start) / limit - 1e-9)))
+        step = (end - start) / n
+        cuts = [start + i * step for i in range(n)] + [end]  # the clip's own ends, exactly
+        found += list(zip(cuts, cuts[1:]))
+    return found
+
+
+def language_spans(engine, samples: np.ndarray, clips: list[Clip], forced: str | None,
+                   candidates: list[str] | None = None) -> list[LanguageSpan]:
+    """The language of each clip (each <= 30 s window of it), identified from its own audio.
+
+    Whisper's language-token probabilities on the window (the engines' ``detect_language``, as
+    faster-whisper's ``WhisperModel.detect_language`` does on one 30 s window), restricted to
+    ``candidates`` when given. A window shorter than ``SHORT_SPAN_S`` takes the language of the
+    nearest longer one, keeping its own probability for that language. ``forced`` sets every
+    window's language and skips identification; an English-only model gives "en" throughout.
+    """
+    if not engine.multilingual:
+        if forced not in (None, "en") or (candidates and "en" not in candidates):
+            raise EvidenceError(f"this model is English-only; cannot decode language {forced or candidates!r}")
+        return [LanguageSpan(s, e, "en", 1.0, [("en", 1.0)]) for s, e in clips]
+    if forced:
+        restrict(engine.detect_language(samples[:SAMPLE_RATE]), [forced])  # checks the code
+        return [LanguageSpan(s, e, forced, None, [(forced, 1.0)]) for s, e in clips]
+    spans = []
+    for start, end in windows(clips):
+        ranked = restrict(engine.detect_language(samples[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]), candidates)
+        spans.append(LanguageSpan(start, end, ranked[0][0], ranked[0][1], ranked))
+    long = [s for s in spans if s.end - s.start >= SHORT_SPAN_S]
+    for span in spans:
+        if span.end - span.start < SHORT_SPAN_S and long:
+            nearest = min(long, key=lambda other: min(abs(other.start - span.end), abs(span.start - other.end)))
+            span.code, span.probability = nearest.code, dict(span.ranked).get(nearest.code, 0.0)
+    return spans
+
+
+def overall_language(spans: list[LanguageSpan], forced: str | None, candidates: list[str] | None) -> LanguageGuess:
+    """The main language (most speech time) and the probabilities averaged over all speech, by duration."""
+    if not spans:
+        return LanguageGuess(forced, None, forced is not None, [], candidates)
+    weight = sum(s.end - s.start for s in spans) or 1.0
+    averaged: dict[str, float] = {}
+    for span in spans:
+        for code, p in span.ranked:
+            averaged[code] = averaged.get(code, 0.0) + p * (span.end - span.start) / weight
+    talk: dict[str, float] = {}
+    for span in spans:
+        talk[span.code] = talk.get(span.code, 0.0) + span.end - span.start
+    main = forced or max(sorted(talk), key=talk.get)
+    own = [s for s in spans if s.code == main and s.probability is not None]
+    probability = (sum(s.probability * (s.end - s.start) for s in own) / sum(s.end - s.start for s in own)
+                   if own else None)
+    top = sorted(averaged.items(), key=lambda item: (-item[1], item[0]))[:3]
+    return LanguageGuess(main, probability, forced is not None, [] if forced else top, candidates)
+
+
+def _span_at(spans: list[LanguageSpan], t: float) -> LanguageSpan | None:
+    return min(spans, key=lambda s: 0.0 if s.start <= t <= s.end else min(abs(s.start - t), abs(s.end - t)),
+               default=None)
+
+
+def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decoding: Decoding, duration: float,
+            piece_s: float, local: bool = True) -> list[Segment]:
+    """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed.
+    ``local``: the engine gets only the audio around the clips (with margins, cut on the 10 ms frame
+    grid), not the whole recording, whose spectrogram it would otherwise compute for every call."""
+    offset = 0.0
+    if local and clips:
+        offset = float(np.floor(max(0.0, clips[0][0] - PIECE_MARGIN_S) * 100) / 100)
+        end = min(duration, clips[-1][1] + PIECE_MARGIN_S)
+        samples, duration = samples[round(offset * SAMPLE_RATE):round(end * SAMPLE_RATE)], end - offset
+        clips = [(a - offset, b - offset) for a, b in clips]
+    found = []
+    for start, end, piece_clips in pieces(clips, duration, piece_s):
+        piece = samples[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+        for segment in engine.transcribe(piece, language, "transcribe", piece_clips, decoding):
+            segment = segment.shifted(start + offset) if start + offset else segment
+            segment.language = language
+            found.append(suspect.remove_impossible_words(segment))
+    return found
+
+
+def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
+                      candidates: list[str] | None, decoding: Decoding, duration: float, piece_s: float) -> list[Segment]:
+    """Segments of regions whose language was unsure (probability below LANGUAGE_SURE with a second
+    language at SECOND_LANGUAGE or more, as where two languages share a region), each identified again on its own audio and, where another language
+    wins, decoded again alone in that language. Segments under 1 s are left as they are."""
+    checked = []
+    for segment in segments:
+        span = _span_at(spans, (segment.start + segment.end) / 2)
+        if span is None or span.probability is None or span.probability >= LANGUAGE_SURE \
+                or len(span.ranked) < 2 or span.ranked[1][1] < SECOND_LANGUAGE or segment.end - segment.start < 1.0:
+            checked.append(segment)
+            continue
+        audio = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
+        code, probability = restrict(engine.detect_language(audio), candidates)[0]
+        if code == segment.language:
+            segment.language_probability = probability
+            checked.append(segment)
+            continue
+        again = _decode(engine, samples, [(segment.start, segment.end)], code, decoding, duration, piece_s)
+        for part in again:
+            part.language_probability = probability
+        checked += again
+    return checked
+
+
+MAX_LETTERS_PER_S = 30.0  # faster than anyone speaks (about 15 letters a second is usual): a loop
+MIN_FAST_LETTERS = 15  # shorter texts are not judged by their rate
+
+
+def too_fast(segment: Segment) -> bool:
+    """More text than its audio could hold: a loop the decoder fell into, not speech."""
+    letters = sum(ch.isalnum() for ch in segment.text)
+    return letters >= MIN_FAST_LETTERS and letters / max(segment.end - segment.start, 0.1) > MAX_LETTERS_PER_S
+
+
+def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
+                   piece_s: float) -> list[Segment]:
+    """Segments with more text than their audio could hold, decoded again alone with Whisper's
+    compression-ratio fallback on (a repetitive result is decoded again at the next temperature)."""
+    with_fallback = replace(decoding, compression_ratio_threshold=suspect.THRESHOLDS.compression_ratio)
+    windows_: list[list[Segment]] = []  # consecutive segments of one decoded window share its figures
+    for segment in segments:
+        same = windows_ and (windows_[-1][-1].compression_ratio, windows_[-1][-1].temperature, windows_[-1][-1].language) \
+            == (segment.compression_ratio, segment.temperature, segment.language)
+        windows_[-1:] = [windows_[-1] + [segment]] if same else windows_[-1:] + [[segment]]
+    checked = []
+    for group in windows_:
+        if not any(too_fast(segment) for segment in group):
+            checked += group
+            continue
+        again = _decode(engine, samples, [(group[0].start, group[-1].end)], group[0].language, with_fallback,
+                        duration, piece_s)
+        for part in again:
+            part.language_probability, part.repetition_fallback = group[0].language_probability, True
+        checked += again
+    return checked
+
+
+def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Clip]:
+    """Stretches of ``speech`` at least ``min_s`` long that no transcribed word reaches (a word reaches
+    ``WORD_REACH_S`` either side of itself; a segment without word times covers its span if it has text)."""
+    covered = sorted([(w.start - WORD_REACH_S, w.end + WORD_REACH_S) for s in segments for w in s.words]
+                     + [(s.start, s.end) for s in segments if not s.words and s.text.strip()])
+    found = []
+    for start, end in speech:
+        position = start
+        for a, b in covered:
+            if b <= position or a >= end:
+                continue
+            if a - position >= min_s:
+                found.append((position, a))
+            position = max(position, b)
+        if end - position >= min_s:
+            found.append((position, end))
+    return found
+
+
+def translate(engine, samples: np.ndarray, segment: Segment, language: str, decoding: Decoding) -> tuple[str, list[str]]:
+    """English for one segment, its audio decoded again with task=translate, and the reasons to doubt it."""
     piece = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
     clip = [(0.0, len(piece) / SAMPLE_RATE)]
-    parts = engine.transcribe(piece, language, "translate", clip, decoding, word_timestamps=False)
-    return " ".join(p.text for p in parts).strip()
+    parts = list(engine.transcribe(piece, language, "translate", clip, decoding, word_timestamps=False))
+    return " ".join(p.text for p in parts).strip(), suspect.translation_reasons(segment.text, language, parts)
 
 
 def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
-               english: bool = False, speech_only: bool = True, decoding: Decoding = DECODING,
-               vad: VadOptions = VAD, progress: Progress | None = None, piece_s: float = PIECE_S) -> Transcript:
-    """Transcribe 16 kHz mono samples; with ``english``, add an English translation per segment."""
+               languages: list[str] | None = None, english: bool = False, speech_only: bool = True,
+               decoding: Decoding = DECODING, vad: VadOptions = VAD, progress: Progress | None = None,
+               piece_s: float = PIECE_S) -> Transcript:
+    """Transcribe 16 kHz mono samples, each speech region in its own language.
+
+    ``language`` forces one language; ``languages`` restricts identification to these codes. With
+    ``english``, each segment gets an English translation, checked like the original. Speech (by
+    voice activity) that no word covers is decoded again on its own; what stays without words is
+    listed in ``Transcript.untranscribed``. Raises EvidenceError on an unknown language code.
+    """
     duration = len(samples) / SAMPLE_RATE
     speech = speech_regions(vad_model, samples, vad)
-    guess = identify_language(engine, speech_sample(samples, speech), language)
     if english and not engine.multilingual:
         raise EvidenceError("--translate needs a multilingual model (not an English-only one)")
     clips = speech if speech_only else [(0.0, duration)]
-    segments = []
-    for start, end, piece_clips in pieces(clips, duration, piece_s) if clips else ():
-        piece = samples[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
-        for segment in engine.transcribe(piece, guess.code, "transcribe", piece_clips, decoding):
-            segment = segment.shifted(start) if start else segment
-            segment.id = len(segments)
-            segment.suspect_reasons = suspect.reasons(segment, speech)
-            segments.append(segment)
-            if progress:
-                progress(min(segment.end, duration), duration)
+    spans = language_spans(engine, samples, clips, language, languages) if clips else []
+    guess = overall_language(spans, language, languages)
+    segments: list[Segment] = []
+    runs: list[tuple[str, list[Clip]]] = []
+    for span in spans:  # consecutive spans of one language are decoded together
+        if runs and runs[-1][0] == span.code:
+            runs[-1][1].append((span.start, span.end))
+        else:
+            runs.append((span.code, [(span.start, span.end)]))
+    for code, run in runs:  # one language throughout: the recording goes as before, whole or in pieces
+        segments += _decode(engine, samples, run, code, decoding, duration, piece_s, local=len(runs) > 1)
+        if progress and segments:
+            progress(min(segments[-1].end, duration), duration)
+    if not language:
+        segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, piece_s)
+    segments = redecode_loops(engine, samples, segments, decoding, duration, piece_s)
+    untranscribed = []
+    fine = []  # the finer voice-activity pass runs only where the speech regions leave a gap
+    for a, b in uncovered(speech, segments):
+        piece = samples[int(a * SAMPLE_RATE):int(np.ceil(b * SAMPLE_RATE))]
+        fine += [(a + s, a + e) for s, e in speech_regions(vad_model, piece, FINE_VAD)]
+    if fine:
+        for start, end in uncovered(fine, segments):
+            code = _span_at(spans, (start + end) / 2).code if spans else (language or "en")
+            a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
+            again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, piece_s) if s.words]
+            kept = [s for s in again if not suspect.reasons(s, speech)]  # doubtful text here is most often noise
+            for segment in kept:
+                segment.decoded_alone = True
+            segments += kept
+            for gap in uncovered([(start, end)], kept):
+                doubtful = " ".join(s.text for s in again if s not in kept and s.start < gap[1] and s.end > gap[0])
+                untranscribed.append(Untranscribed(gap[0], gap[1], code, "only_doubtful_text_decoded_alone"
+                                                   if doubtful else "no_words_also_decoded_alone", doubtful or None))
+    segments.sort(key=lambda s: (s.start, s.end))
+    for number, segment in enumerate(segments):
+        segment.id = number
+        span = _span_at(spans, (segment.start + segment.end) / 2)
+        if segment.language_probability is None and span is not None and span.code == segment.language:
+            segment.language_probability = span.probability
+        segment.suspect_reasons = suspect.reasons(segment, speech)
     if english:
         for segment in segments:
-            segment.translation = translate(engine, samples, segment, guess.code, decoding)
+            segment.translation, segment.translation_suspect_reasons = translate(
+                engine, samples, segment, segment.language or guess.code, decoding)
     if progress:
         progress(duration, duration)
-    vad_record = {**vad.to_record(), "transcribe_speech_only": speech_only}
+    vad_record = {**vad.to_record(), "transcribe_speech_only": speech_only,
+                  "coverage_check": {**FINE_VAD.to_record(), "min_untranscribed_s": MIN_UNTRANSCRIBED_S,
+                                     "word_reach_s": WORD_REACH_S}}
     return Transcript(engine=engine.name, model=model_name, language=guess, decoding=decoding.to_record(),
                       vad=vad_record, suspect_thresholds=suspect.THRESHOLDS.to_record(),
-                      speech_regions=speech, segments=segments)
+                      speech_regions=speech, segments=segments, language_spans=spans, untranscribed=untranscribed)
 
 
 def load_models(engine_name: str, model: str, compute_type: str = "int8", threads: int = 0):

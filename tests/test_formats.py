@@ -67,12 +67,17 @@ def full(tmp_path_factory):
                  "no_speech_prob": 0.01, "compression_ratio": 1.2, "temperature": 0.0, "suspect": False,
                  "suspect_reasons": [],
                  "translation": "Don't beat the child! It hurts a lot.", "speaker": "SPEAKER_1",
+                 "translation_suspect": True, "translation_suspect_reasons": ["length_ratio"],
+                 "language": "az", "language_probability": 0.81, "removed_words": [], "decoded_alone": False,
                  "words": _words(AZERBAIJANI, 0.5, [0.9, 0.95, 0.3, 0.8, 0.42, 0.9],
                                   ["SPEAKER_1"] * 5 + ["SPEAKER_2"])},
                 {"id": 1, "start": 5.0, "end": 8.1, "text": " " + RUSSIAN, "avg_logprob": -1.2,
                  "no_speech_prob": 0.4, "compression_ratio": 2.6, "temperature": 0.0, "suspect": True,
                  "suspect_reasons": ["high_compression_ratio"], "speaker": "SPEAKER_2", "words": []},
-            ]},
+            ],
+            "languages": [{"code": "az", "talk_time_s": 3.6, "segments": 1}, {"code": "ru", "talk_time_s": 3.1, "segments": 1}],
+            "untranscribed_speech": [{"start": 9.0, "end": 11.5, "language": "az", "reason": "no_words_also_decoded_alone",
+                                      "text": None}]},
         "speakers": {"engine": "pyannote.audio", "pipeline": "test", "settings": {},
                      "labels": ["SPEAKER_1", "SPEAKER_2"],
                      "turns": [{"start": 0.5, "end": 4.2, "speaker": "SPEAKER_1"},
@@ -232,80 +237,72 @@ def test_pdf_pages_render_to_images(files, tmp_path):
 def test_srt_and_vtt_parse_with_speakers_and_times(full, files):
     record, _ = full
     segments = record["analysis"]["transcript"]["segments"]
-    cues = list(srt.parse(files["transcript.srt"].decode("utf-8")))
-    # the first segment's last word is SPEAKER_2's: a cue of its own, from that word's time
+    note, *cues, gap = list(srt.parse(files["transcript.srt"].decode("utf-8")))  # explanation, segments, untranscribed
+    assert "[?] marks doubtful text" in note.content and note.start.total_seconds() == 0
+    assert gap.content == "[speech not transcribed]" and gap.start.total_seconds() == 9.0
+    # the first segment's last word is SPEAKER_2's: a cue of its own, from that word's time; the segment's
+    # other cues (split at word times to fit their lines) cover the rest of it without a gap
     last_word = segments[0]["words"][-1]
-    assert [(c.start.total_seconds(), c.end.total_seconds()) for c in cues] == [
-        (segments[0]["start"], segments[0]["words"][-2]["end"]), (last_word["start"], segments[0]["end"]),
+    first = [c for c in cues if c.start.total_seconds() < segments[1]["start"]]
+    times = [(c.start.total_seconds(), c.end.total_seconds()) for c in first]
+    word_ends = {w["end"] for w in segments[0]["words"]}
+    assert times[0][0] == segments[0]["start"] and times[-1] == (last_word["start"], segments[0]["end"])
+    assert all(a[1] == b[0] or a[1] in word_ends for a, b in zip(times, times[1:]))
+    assert [(c.start.total_seconds(), c.end.total_seconds()) for c in cues[len(first):]] == [
         (segments[1]["start"], segments[1]["end"])]
-    assert cues[0].content.startswith("SPEAKER_1: Uşağı döymə!") and "Don't beat the child!" in cues[0].content
-    assert cues[1].content.startswith("SPEAKER_2: ölür.")
-    assert RUSSIAN in " ".join(cues[2].content.split("\n")).replace("SPEAKER_2: ", "")
+    assert first[0].content.startswith("SPEAKER_1: [?] Uşağı") and "Don't beat the child!" in " ".join(
+        c.content for c in first)
+    assert first[-1].content.startswith("SPEAKER_2: [?] ölür.")  # every cue of a doubtful segment is marked
+    assert all(c.content.startswith("SPEAKER_1: [?] ") for c in first[:-1])
+    assert RUSSIAN in " ".join(cues[-1].content.split("\n")).replace("SPEAKER_2: ", "")
     vtt = webvtt.from_buffer(io.StringIO(files["transcript.vtt"].decode("utf-8")))
-    assert [(c.start, c.end) for c in vtt] == [("00:00:00.500", "00:00:03.500"), ("00:00:03.500", "00:00:04.100"),
-                                               ("00:00:05.000", "00:00:08.100")]
-    assert [c.voice for c in vtt] == ["SPEAKER_1", "SPEAKER_2", "SPEAKER_2"]
-    assert RUSSIAN == " ".join(html.unescape(vtt[2].text).split("\n"))  # WebVTT escapes < > & as HTML entities
-
-
-def _subtitle_record(full, segments):
-    record, _ = full
-    body = {k: v for k, v in record.items() if k != "integrity"}
-    transcript = dict(body["analysis"]["transcript"], segments=segments)
-    return seal(dict(body, analysis=dict(body["analysis"], transcript=transcript)))
-
-
-def test_subtitles_are_wrapped_split_at_word_times_and_at_speaker_changes(full):
-    """Cues of at most 2 lines of 42 characters, as read back by the srt and webvtt-py parsers."""
-    long_text = ("Then the men in uniforms came into the yard and told everybody to lie down on the ground, "
-                 "and when my brother asked them why they hit him with the back of a rifle again and again "
-                 "while the children were screaming inside the house")
-    n = len(long_text.split())
-    speakers = ["SPEAKER_1"] * 20 + ["SPEAKER_2"] * (n - 20)
-    words = _words(long_text, 10.0, [0.9] * n, speakers)
-    segments = [
-        {"id": 0, "start": 10.0, "end": words[-1]["end"], "text": " " + long_text, "speaker": "SPEAKER_1",
-         "words": words, "suspect": False, "suspect_reasons": []},
-        {"id": 1, "start": 40.0, "end": 42.0, "text": " Stop it now.", "translation": "Stop it now!",
-         "speaker": "SPEAKER_1", "words": [], "suspect": False, "suspect_reasons": []},
-        {"id": 2, "start": 43.0, "end": 49.0, "text": " " + AZERBAIJANI + " " + AZERBAIJANI,
-         "translation": "Don't beat the child! It hurts a lot, the city is dying. Don't beat the child!",
-         "speaker": "SPEAKER_2", "words": [], "suspect": False, "suspect_reasons": []},
-    ]
-    record = _subtitle_record(full, segments)
-    srt_cues = list(srt.parse(BY_NAME["srt"].render(record).decode("utf-8")))
-    vtt_cues = list(webvtt.from_buffer(io.StringIO(BY_NAME["vtt"].render(record).decode("utf-8"))))
-    assert len(srt_cues) > 6 and len(vtt_cues) > 6  # the SRT speaker label takes room: cues may differ
-    for cue in srt_cues:
-        assert 1 <= len(cue.content.split("\n")) <= 2 and all(len(t) <= 42 for t in cue.content.split("\n")), cue
-    for cue in vtt_cues:
-        assert 1 <= len(cue.lines) <= 2 and all(len(t) <= 42 for t in cue.text.split("\n")), cue.raw_text
-    first = [c for c in srt_cues if c.start.total_seconds() < 40]
-    assert len(first) >= 4
-    spoken = " ".join(c.content.replace("\n", " ").split(": ", 1)[1] for c in first)
-    assert spoken == long_text  # nothing lost or added by the splitting
-    word_starts = {w["start"] for w in words} | {10.0}
-    word_ends = {w["end"] for w in words}
-    assert all(c.start.total_seconds() in word_starts and c.end.total_seconds() in word_ends for c in first)
-    assert all(a.end <= b.start for a, b in zip(srt_cues, srt_cues[1:]))
-    change = words[20]["start"]
-    assert [c.content.split(":")[0] for c in first] == ["SPEAKER_1" if c.start.total_seconds() < change else "SPEAKER_2"
-                                                      for c in first]
-    assert any(c.start.total_seconds() == change for c in first)  # a new cue where the speaker changes
-    stop = [c for c in srt_cues if c.start.total_seconds() == 40.0]
-    assert [c.content for c in stop] == ["SPEAKER_1: Stop it now."]  # the same translation is not repeated
-    translated = [c for c in vtt_cues if c.start_in_seconds >= 43]
-    assert all(len(c.lines) == 2 and c.lines[1].startswith("<lang en>") for c in translated)
-    assert " ".join(html.unescape(c.text).split("\n")[1] for c in translated) == segments[2]["translation"]
-    assert " ".join(c.text.split("\n")[0] for c in translated) == AZERBAIJANI + " " + AZERBAIJANI
+    assert vtt[0].start == "00:00:00.500" and ("00:00:03.500", "00:00:04.100") in [(c.start, c.end) for c in vtt]
+    assert [c.voice for c in vtt][-3:-1] == ["SPEAKER_2", "SPEAKER_2"]
+    assert (vtt[-2].start, vtt[-2].end) == ("00:00:05.000", "00:00:08.100")
+    assert RUSSIAN in " ".join(html.unescape(vtt[-2].text).split("\n"))  # WebVTT escapes < > & as HTML entities
 
 
 def test_txt_marks_low_confidence_words_and_suspect_segments(files):
     text = files["transcript.txt"].decode("utf-8")
     for word in LOW_WORDS:
         assert f"[?{word}]" in text
-    assert "SPEAKER_1: Uşağı döymə! [?Çox] ağrıyır, [?şəhər] [SPEAKER_2] ölür." in text  # speaker changes inside
-    assert "[00:00:05.000 --> 00:00:08.100] SPEAKER_2: " + RUSSIAN + " [SUSPECT: repetitive text (compression ratio 2.60)]" in text
+    assert "SPEAKER_1: [?] Uşağı döymə! [?Çox] ağrıyır, [?şəhər] [SPEAKER_2] ölür." in text  # speaker changes inside
+    assert "[00:00:05.000 --> 00:00:08.100] SPEAKER_2: [?] " + RUSSIAN + " [SUSPECT: repetitive text (compression ratio 2.60)]" in text
+
+
+def test_doubt_and_untranscribed_speech_show_in_every_format(full, files):
+    """The [?] mark on doubtful cues and translations, its explanation, and the untranscribed speech,
+    in SRT, VTT, TXT, HTML and PDF; the languages with their speech time and error-rate statement."""
+    record, _ = full
+    srt_text, vtt_text = files["transcript.srt"].decode("utf-8"), files["transcript.vtt"].decode("utf-8")
+    txt = files["transcript.txt"].decode("utf-8")
+    page = html.unescape(files["report.html"].decode("utf-8"))
+    pdf_text = " ".join(_pdf_pages(files["report.pdf"])).replace("\n", " ")
+    doubtful = "[?] Don't beat the child! It hurts a lot. (doubtful translation: length far from the original's)"
+    for name, text in (("srt", srt_text), ("vtt", vtt_text), ("txt", txt), ("html", page)):
+        assert "[speech not transcribed]" in text, name
+        if name in ("srt", "vtt"):  # subtitles wrap the translation over the cues' lines
+            assert "[?] Don't beat the child!" in text and "(doubtful translation: length far from" in text, name
+        else:
+            assert doubtful in text, name
+    assert "[speech not transcribed]" in pdf_text and "doubtful translation" in pdf_text
+    assert "NOTE [?] marks doubtful text" in vtt_text and "\n<v SPEAKER_1>[?] " in vtt_text
+    assert "\n<v SPEAKER_2>[?] " in vtt_text  # the suspect segment
+    assert "[00:00:09.000 --> 00:00:11.500] [speech not transcribed] (voice activity detection found speech" in txt
+    assert "SPEAKER_1: [?] Uşağı" in txt
+    language = [line for line in txt.splitlines() if line.startswith("Language: ")][0]
+    assert language.startswith("Language: az (3.6 s of speech), ru (3.1 s of speech)")
+    assert "az: error rate not measured for whisper-base" in language and "--model PATH" in language
+    assert "Error rates: " in page and "--model PATH" in page
+
+
+def test_no_speech_language_is_said_so(full):
+    from evidence_audio.report.formats.view import language_summary
+
+    record, _ = full
+    transcript = dict(record["analysis"]["transcript"], language={"code": None, "probability": None, "forced": False,
+                                                                    "top": [], "note": "not identified (no speech)"})
+    assert language_summary({"analysis": {"transcript": transcript}}) == "not identified (no speech)"
 
 
 def test_rttm_reads_back_as_the_speaker_turns(full, files, tmp_path):
@@ -345,7 +342,7 @@ def test_html_is_self_contained_and_escapes_the_transcript(full, files):
         assert re.search(f'<span class="w low" data-t="{start:.3f}" data-end="[0-9.]+" title="low confidence">{word}</span>',
                          page)
     assert '<b class="turn">[SPEAKER_2]</b> <span class="w" data-t="3.500" data-end="4.100">ölür.</span>' in page
-    assert page.count('class="suspect"') == 1 and record["integrity"]["digest"] in page
+    assert page.count('class="suspect"') == 2 and record["integrity"]["digest"] in page  # + untranscribed speech
     assert '<a href="#segment-1">' in page  # the plea jumps to its transcript line
     # the scream at 2.0 s plays from its own time, not from the row it links to (0.5 s)
     assert '<a class="t" href="#event-1" data-t="2.000">00:00:02.000</a>' in page
@@ -443,6 +440,27 @@ def test_error_rates_load_and_update(tmp_path):
     assert len(updated) == len(shipped)
     assert updated[first.id].summary().startswith(f"{first.metrics[0]}: 25.0 %")
     assert updated[first.id].measured_utc and updated[first.id].tool_version
+
+
+def test_error_rate_per_language_measured_or_not(tmp_path):
+    copy = tmp_path / "error_rates.json"
+    shutil.copy(error_rates.DATA_PATH, copy)
+    error_rates.record_measure(error_rates.Measure(
+        "transcription/wer/mixed_languages", "mixed", ["WER, ru"], {"WER, ru": 0.25}, 1, "pisets_ru",
+        conditions="faster-whisper whisper-base int8, the product's stage"), copy)
+    russian = error_rates.language_error("whisper-base", "ru", copy)
+    assert russian.measured and russian.text.startswith("ru: WER 25.0 % measured by this project") and not russian.weak
+    azerbaijani = error_rates.language_error("whisper-base", "az", copy)
+    assert azerbaijani.measured is None and azerbaijani.weak
+    assert "not measured for whisper-base" in azerbaijani.text and "Radford" in azerbaijani.text
+    assert "weak" in azerbaijani.text and "--model PATH" in azerbaijani.text
+    other = error_rates.language_error("whisper-small", "ru", copy)  # measured on base, not on small
+    assert other.measured is None and not other.weak
+    published = tmp_path / "published.json"
+    table = json.loads(error_rates.PUBLISHED_PATH.read_text(encoding="utf-8"))
+    published.write_text(json.dumps(table | {"figures": {"base": {"az": {"WER": 0.5}}}}), encoding="utf-8")
+    quoted = error_rates.language_error("whisper-base", "az", copy, published)
+    assert "WER 50.0 % published (Radford" in quoted.text and quoted.weak
 
 
 def test_pdf_shows_markup_characters_and_backslashes_literally(full):

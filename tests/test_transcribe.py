@@ -13,11 +13,12 @@ import pytest
 
 from evidence_audio import models
 from evidence_audio.asr.convert import checkpoint_bytes
-from evidence_audio.asr.suspect import reasons, repetition_loop
+from evidence_audio.asr.suspect import (impossible_words, reasons, remove_impossible_words, repetition_loop,
+                                        stock_phrase, translation_reasons)
 from evidence_audio.asr.transcript import Segment, Word
 from evidence_audio.errors import EvidenceError, ModelError
 from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import load_models, pieces, transcribe
+from evidence_audio.transcribe import FINE_VAD, load_models, parse_languages, pieces, transcribe, uncovered
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -140,6 +141,7 @@ def test_russian_is_identified_and_translated_to_english(faster):
     assert result["language"]["code"] == "ru"
     segment = result["segments"][0]
     assert "сети" in segment["text"].lower()  # the original text is kept
+    assert segment["translation_suspect"] is False and segment["translation_suspect_reasons"] == []
     english = segment["translation"].lower()
     assert "network" in english and "good" in english
     assert not re.search("[а-я]", english)
@@ -150,6 +152,9 @@ def test_noise_without_speech_is_not_transcribed_and_whole_audio_hallucinations_
     samples = decode_file(eval_file("noise_recordings/freesound_cc0/fridge.wav")).samples
     speech_only = transcribe(engine, used[0].name, vad, samples)
     assert speech_only.speech_regions == [] and speech_only.segments == []
+    language = speech_only.to_record()["language"]  # no speech: no guess
+    assert language["code"] is None and language["probability"] is None
+    assert language["note"] == "not identified (no speech)" and speech_only.to_record()["languages"] == []
     everything = transcribe(engine, used[0].name, vad, samples, speech_only=False)
     assert everything.segments, "Whisper produced nothing on the fridge noise; the suspect rules went untested"
     for segment in everything.to_record()["segments"]:
@@ -166,6 +171,124 @@ def test_suspect_rules():
                                  "low_avg_logprob", "repetition_loop"]
     assert repetition_loop("no no no no no no no no".split(), 4, 8, 4)
     assert not repetition_loop("stop stop stop please stop".split(), 4, 8, 4)
+    sentence = "and so my fellow americans ask not what your country can do for you".split()  # 14 words
+    assert repetition_loop(sentence * 4, 4, 8)  # a long phrase looping: found (groups were capped at 4 words)
+    assert not repetition_loop(sentence * 2 + sentence[:7], 4, 8)  # said 2.5 times: real repetition
+
+
+def test_impossible_words_are_removed_and_listed():
+    real = [Word(0.0 + 0.4 * i, 0.3 + 0.4 * i, w, 0.9) for i, w in enumerate("give us the money".split())]
+    piled = [Word(29.98, 29.98, w, 0.97) for w in "give us the money".split()]
+    late = [Word(45.0, 45.5, "now", 0.9)]
+    segment = Segment(0.0, 29.98, "give us the money " * 2 + "now", -0.1, 0.01, 3.0, 0.0, real + piled + late)
+    assert impossible_words(segment) == [(4, "zero_duration_pile"), (5, "zero_duration_pile"),
+                                         (6, "zero_duration_pile"), (7, "zero_duration_pile"), (8, "outside_segment")]
+    cleaned = remove_impossible_words(segment)
+    assert cleaned.text == "give us the money" and cleaned.end == real[-1].end and cleaned.words == real
+    assert [(w.text, r) for w, r in cleaned.removed_words][-1] == ("now", "outside_segment")
+    assert "impossible_words_removed" in reasons(cleaned, [(0.0, 30.0)])
+    record = cleaned.to_record()
+    assert len(record["removed_words"]) == 5 and record["removed_words"][0]["reason"] == "zero_duration_pile"
+    two_short = Segment(0.0, 1.0, "a I", -0.1, 0.0, 1.0, 0.0, [Word(0.5, 0.5, "a", 0.9), Word(0.5, 0.5, "I", 0.9)])
+    assert impossible_words(two_short) == []  # one or two short words happen in real speech
+
+
+def test_stock_phrases_and_translation_checks():
+    assert stock_phrase("Thank you for watching!", "en") == "thank you for watching"
+    assert stock_phrase("Продолжение следует...", "ru") == "продолжение следует"
+    assert stock_phrase("Thank you, officer, for watching the door", "en") is None
+    good = [Segment(0, 3, "Don't beat him, please.", -0.3, 0.05, 1.1, 0.0, [])]
+    assert translation_reasons("Не бейте его, пожалуйста.", "ru", good) == []
+    stock = [Segment(0, 3, "Thank you for watching.", -0.3, 0.05, 1.1, 0.0, [])]
+    pleading = "Не бейте его, пожалуйста, мы ничего не сделали, отпустите нас домой, у нас дети, мы всё отдадим."
+    assert translation_reasons(pleading, "ru", stock) == ["stock_phrase", "length_ratio"]  # 22 letters for 80
+    unsure = [Segment(0, 3, "I'll see you in the next video.", -1.4, 0.8, 1.1, 0.0, [])]
+    assert translation_reasons("Не бейте его.", "ru", unsure) == ["high_no_speech_probability", "low_avg_logprob",
+                                                                  "stock_phrase"]
+    assert parse_languages(" az, RU,en ,az") == ["az", "ru", "en"] and parse_languages("") is None
+
+
+def test_english_then_russian_each_part_in_its_own_language(faster, jfk_samples):
+    """JFK, 2.5 s of silence, a Russian sentence: each part decoded in its own language (the file-level
+    guess wrote the Russian out as English, or German), with its own probability; the summary lists both."""
+    import numpy as np
+
+    engine, vad, used = faster
+    russian = decode_file(eval_file("asr_multilingual/pisets_ru.wav")).samples
+    gap = np.zeros(int(2.5 * 16000), np.float32)
+    joined = np.concatenate([jfk_samples, gap, russian, gap])
+    for candidates in (None, ["az", "ru", "en"]):
+        record = transcribe(engine, used[0].name, vad, joined, languages=candidates).to_record()
+        english = [s for s in record["segments"] if s["end"] <= 11.5]
+        russian_part = [s for s in record["segments"] if s["start"] >= 13.0]
+        assert english and russian_part
+        assert {s["language"] for s in english} == {"en"} and {s["language"] for s in russian_part} == {"ru"}
+        assert QUOTE in " ".join(words_of(" ".join(s["text"] for s in english)))
+        assert "сети" in " ".join(s["text"] for s in russian_part).lower()
+        assert all(s["language_probability"] > 0.8 for s in record["segments"])
+        assert [item["code"] for item in record["languages"]] == ["en", "ru"]
+        assert record["languages"][0]["talk_time_s"] > 9 and 1.5 < record["languages"][1]["talk_time_s"] < 4
+        assert [span["code"] for span in record["language_spans"]] == ["en", "ru"]
+        assert record["language"]["code"] == "en" and record["language"]["candidates"] == candidates
+        assert record["untranscribed_speech"] == []
+    if candidates:
+        assert {t["code"] for t in record["language"]["top"]} <= {"az", "ru", "en"}
+
+
+def test_two_languages_in_one_speech_region_and_missed_speech_decoded_again(faster, jfk_samples):
+    """English then Russian 1.5 s later: one speech region (pauses under 2 s stay inside one), identified
+    as Russian (0.69). Its segments are identified again on their own audio: the English one is decoded
+    in English; the Russian words, which that decode left out, are found by decoding the stretch again alone."""
+    import numpy as np
+
+    engine, vad, used = faster
+    russian = decode_file(eval_file("asr_multilingual/pisets_ru.wav")).samples
+    joined = np.concatenate([jfk_samples, np.zeros(int(1.5 * 16000), np.float32), russian])
+    record = transcribe(engine, used[0].name, vad, joined).to_record()
+    assert len(record["speech_regions"]) == 1
+    first, *rest = record["segments"]
+    assert first["language"] == "en" and QUOTE in " ".join(words_of(first["text"]))
+    assert rest and all(s["language"] == "ru" and s["decoded_alone"] for s in rest)
+    assert "сети" in " ".join(s["text"] for s in rest).lower()
+    assert record["untranscribed_speech"] == []
+
+
+def test_speech_without_words_is_found(faster, jfk_samples):
+    """The coverage check on real voice activity: the JFK transcript covers its speech; without the
+    words of its second half, that stretch is reported."""
+    from evidence_audio.asr.vad import speech_regions
+
+    engine, vad, used = faster
+    fine = speech_regions(vad, jfk_samples, FINE_VAD)
+    segments = transcribe(engine, used[0].name, vad, jfk_samples).segments
+    assert uncovered(fine, segments) == []
+    (segment,) = segments
+    half = Segment(segment.start, 5.0, "", 0, 0, 1, 0, [w for w in segment.words if w.end <= 5.0])
+    gaps = uncovered(fine, [half])
+    assert gaps and 5.0 < gaps[0][0] < 6.5 and gaps[-1][1] > 10.0
+    assert all(end - start >= 1.0 for start, end in gaps) and sum(end - start for start, end in gaps) > 3.0
+
+
+def test_repeated_clip_comes_back_as_said_with_real_word_times(faster, jfk_samples):
+    """The JFK sentence (22 words, 11 s) repeated to 30 s, 2.7 times. It came back as 208 words (150
+    invented, all at 29.98 s), after all six temperatures. Now: 2 full sentences and the third up to
+    where the audio ends, each word at its real time, decoded once (temperature 0)."""
+    import numpy as np
+
+    engine, vad, used = faster
+    looped = np.tile(jfk_samples, 3)[:30 * 16000]
+    record = transcribe(engine, used[0].name, vad, looped).to_record()
+    words = [w for s in record["segments"] for w in s["words"]]
+    text = " ".join(words_of(" ".join(w["text"] for w in words)))
+    assert text.count(QUOTE) == 3 and text.count("ask what you can do for your country") == 2
+    assert 55 <= len(words) <= 60  # 22 + 22 + 14 said ("...can do for you," at 29.4 s)
+    assert all(s["temperature"] == 0.0 for s in record["segments"])
+    assert all(w["end"] - w["start"] >= 0.02 and w["end"] <= 30.0 for w in words)
+    starts = [w["start"] for w in words if w["text"].strip(",").lower() == "americans"]
+    assert len(starts) == 3 and all(abs(b - a - 11.0) < 0.6 for a, b in zip(starts, starts[1:]))
+    removed = [w for s in record["segments"] for w in s["removed_words"]]
+    assert len(removed) > 100 and {w["reason"] for w in removed} == {"zero_duration_pile"}
+    assert all(w["start"] > 29.0 for w in removed)
 
 
 def test_model_choice_errors():
@@ -203,3 +326,17 @@ def test_cli_analyze_writes_the_transcript(tmp_path):
     assert {m["name"] for m in record["provenance"]["models"]} >= {"whisper-tiny.en", "silero-vad"}
     bad = CliRunner().invoke(main, ["analyze", str(JFK), "-o", str(tmp_path / "x"), "--model", "/no/such", "-q"])
     assert bad.exit_code == 6 and "Traceback" not in bad.output
+
+
+def test_cli_language_options(tmp_path):
+    from click.testing import CliRunner
+
+    from evidence_audio.cli import main
+
+    both = CliRunner().invoke(main, ["analyze", str(JFK), "-o", str(tmp_path / "r"), "--language", "en",
+                                     "--languages", "en,ru", "-q"])
+    assert both.exit_code == 2 and "not both" in both.output
+    assert not (tmp_path / "r").exists()
+    unknown = CliRunner().invoke(main, ["analyze", str(JFK), "-o", str(tmp_path / "u"), "--languages", "en,xx",
+                                        "--no-diarize", "--no-events", "--no-authenticity", "--formats", "json", "-q"])
+    assert unknown.exit_code != 0 and "unknown language code 'xx'" in unknown.output

@@ -19,7 +19,12 @@ class Decoding:
     patience: float = 1.0
     length_penalty: float = 1.0
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
-    compression_ratio_threshold: float = 2.4  # above it, decode again at the next temperature
+    # No fallback on the compression ratio: real speech that repeats itself (a demand said three
+    # times, a looped clip) compresses well too, and the fallback then spent every temperature
+    # (6 decodes) producing the same loop. Loops are found by the suspect rules instead, and words
+    # written past the audio's end are removed (suspect.remove_impossible_words). The ratio still
+    # marks a segment suspect above SuspectThresholds.compression_ratio.
+    compression_ratio_threshold: float | None = None
     log_prob_threshold: float = -1.0  # below it, decode again at the next temperature
     condition_on_previous_text: bool = False
     word_timestamps: bool = True

@@ -11,7 +11,10 @@ _LIMITATIONS = (
     "never said (hallucination), most often over music, noise or silence. Every passage relied on must be "
     "checked by a person listening to the recording.",
     f"Words recognised with probability below {LOW_CONFIDENCE} are marked; segments flagged as suspect "
-    "(repetitive text, low average probability, likely non-speech) are marked with the reasons.",
+    "(repetitive text, low average probability, likely non-speech, stock phrases) are marked with the reasons; "
+    "words whose times cannot be speech are removed and listed in the record; speech in which no word was "
+    "recognised is shown as untranscribed. Each speech region's language is identified from its own audio, "
+    "which is less reliable on short regions and on languages the model saw little of.",
     "The error rates above were measured on public recordings that are cleaner than most evidence; "
     "expect more errors on phone recordings of violent scenes.",
     "Speaker labels (SPEAKER_1, ...) only say which passages sound like the same voice within this "

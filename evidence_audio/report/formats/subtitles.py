@@ -4,6 +4,9 @@ A cue holds at most ``LINES`` lines of ``WIDTH`` characters (the usual broadcast
 speaker label counts). A longer segment is split into several cues at its word times; a change of
 speaker inside a segment (the words' speakers, after attribution) starts a new cue. An English
 translation takes the second line of each cue, and is left out where it repeats the original.
+Doubtful cues (suspect segments, low-confidence words) carry DOUBT_MARK before their text, and
+speech without transcribed words a "[speech not transcribed]" cue; the VTT explains both in a NOTE,
+the SRT (which has no comments) in a first cue over the first two seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from .view import Line, transcript_lines
+from .view import DOUBT_MARK, DOUBT_NOTE, Line, transcript_lines
 
 WIDTH = 42  # characters per subtitle line
 LINES = 2  # lines per cue
@@ -67,12 +70,13 @@ def _same(a: str, b: str) -> bool:
     return re.sub(r"\W+", "", a.casefold()) == re.sub(r"\W+", "", b.casefold())
 
 
-def _chunks(tokens: list[_Token], lines: int, labelled: bool) -> list[list[_Token]]:
-    """Consecutive runs of one speaker that fit ``lines`` lines (with the speaker label, if ``labelled``)."""
+def _chunks(tokens: list[_Token], lines: int, labelled: bool, mark: str = "") -> list[list[_Token]]:
+    """Consecutive runs of one speaker that fit ``lines`` lines (with the speaker label, if ``labelled``,
+    and ``mark`` before the text)."""
     chunks: list[list[_Token]] = []
     for token in tokens:
         current = chunks[-1] if chunks else None
-        label = f"{token.speaker}: " if labelled and token.speaker else ""
+        label = (f"{token.speaker}: " if labelled and token.speaker else "") + mark
         if current and current[0].speaker == token.speaker and len(_wrap(label + _join(current + [token]))) <= lines:
             current.append(token)
         else:
@@ -108,7 +112,9 @@ def cues(record: dict, labelled: bool = False) -> list[Cue]:
     for line in transcript_lines(record):
         translation = line.translation.strip() if line.translation else ""
         translated = bool(translation) and not _same(translation, line.text)
-        chunks = _chunks(_tokens(line), 1 if translated else LINES, labelled) or [[_Token("…", None, None, line.speaker)]]
+        mark = f"{DOUBT_MARK} " if line.doubtful else ""  # on every cue of a doubtful segment
+        chunks = (_chunks(_tokens(line), 1 if translated else LINES, labelled, mark)
+                  or [[_Token("…", None, None, line.speaker)]])
         extra = _wrap(translation) if translated else []
         while len(chunks) < len(extra) and any(len(c) > 1 for c in chunks):  # one translation line a cue
             longest = max(range(len(chunks)), key=lambda i: (len(chunks[i]), len(_join(chunks[i]))))
@@ -120,7 +126,7 @@ def cues(record: dict, labelled: bool = False) -> list[Cue]:
         for chunk, (start, end), share in zip(chunks, _times(line, chunks), shares):
             speaker = chunk[0].speaker
             label = f"{speaker}: " if labelled and speaker else ""
-            out.append(Cue(start, end, speaker, tuple(_wrap(label + _join(chunk))), tuple(share)))
+            out.append(Cue(start, end, speaker, tuple(_wrap(label + mark + _join(chunk))), tuple(share)))
     return out
 
 
@@ -131,9 +137,17 @@ def _stamp(t: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
 
 
+NOTE_END_S = 2.0  # the SRT's explanation cue lasts this long
+
+
 def render_srt(record: dict, samples=None) -> bytes:
-    blocks = [f"{number}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n" + "\n".join(cue.lines + cue.translation)
-              + "\n" for number, cue in enumerate(cues(record, labelled=True), start=1)]
+    lines = transcript_lines(record)
+    blocks = []
+    if any(line.doubtful or line.untranscribed for line in lines):
+        blocks.append(f"1\n{_stamp(0, ',')} --> {_stamp(NOTE_END_S, ',')}\n{DOUBT_NOTE}\n")
+    for number, cue in enumerate(cues(record, labelled=True), start=len(blocks) + 1):
+        blocks.append(f"{number}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n"
+                      + "\n".join(cue.lines + cue.translation) + "\n")
     return "\n".join(blocks).encode("utf-8")
 
 
@@ -142,7 +156,7 @@ def _vtt_escape(text: str) -> str:
 
 
 def render_vtt(record: dict, samples=None) -> bytes:
-    blocks = ["WEBVTT\n"]
+    blocks = ["WEBVTT\n", f"NOTE {_vtt_escape(DOUBT_NOTE)}\n"]
     for number, cue in enumerate(cues(record), start=1):
         text = [_vtt_escape(t) for t in cue.lines]
         if cue.speaker:

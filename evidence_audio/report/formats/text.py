@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...escaping import printable
-from .view import LOW_CONFIDENCE, clock, digest, events, nothing, transcript_lines
+from .view import DOUBT_MARK, DOUBT_NOTE, LOW_CONFIDENCE, clock, digest, events, language_summary, nothing, transcript_lines
 
 
 def marked_text(line) -> str:
@@ -19,6 +19,8 @@ def render(record: dict, samples=None) -> bytes:
         f"Report integrity SHA-256: {digest(record)}",
         f"Words in [?brackets] were recognised with probability below {LOW_CONFIDENCE}; "
         "lines marked SUSPECT may be recogniser errors: check them against the recording.",
+        DOUBT_NOTE,
+        f"Language: {language_summary(record) or nothing(record, 'transcript')}",
         "",
     ]
     lines = transcript_lines(record)
@@ -26,8 +28,12 @@ def render(record: dict, samples=None) -> bytes:
         out.append(nothing(record, "transcript"))
     for line in lines:
         speaker = f" {line.speaker}:" if line.speaker else ""
+        if line.untranscribed:
+            out.append(f"[{clock(line.start)} --> {clock(line.end)}] {line.text} ({'; '.join(line.suspect_reasons)})")
+            continue
         suspect = f" [SUSPECT: {'; '.join(line.suspect_reasons)}]" if line.suspect else ""
-        out.append(f"[{clock(line.start)} --> {clock(line.end)}]{speaker} {marked_text(line)}{suspect}")
+        mark = f"{DOUBT_MARK} " if line.doubtful else ""
+        out.append(f"[{clock(line.start)} --> {clock(line.end)}]{speaker} {mark}{marked_text(line)}{suspect}")
         if line.translation:
             out.append(f"    (English) {line.translation.strip()}")
     found = events(record)

@@ -93,10 +93,18 @@ class Line:
     translation: str | None
     suspect_reasons: tuple[str, ...]
     words: tuple[Word, ...] = field(default_factory=tuple)
+    language: str | None = None
+    translation_doubts: tuple[str, ...] = ()  # reasons to doubt the translation (already marked in it), in words
+    untranscribed: bool = False  # speech without transcribed words (text is UNTRANSCRIBED)
 
     @property
     def suspect(self) -> bool:
         return bool(self.suspect_reasons)
+
+    @property
+    def doubtful(self) -> bool:
+        """Suspect, or holding a low-confidence word: the subtitles and text mark it DOUBT_MARK."""
+        return not self.untranscribed and (self.suspect or bool(self.low_confidence_words))
 
     @property
     def low_confidence_words(self) -> tuple[Word, ...]:
@@ -140,13 +148,30 @@ _SUSPECT_REASONS = {
     "high_compression_ratio": lambda seg: f"repetitive text (compression ratio {seg['compression_ratio']:.2f})",
     "low_avg_logprob": lambda seg: f"low recogniser confidence (average log-probability {seg['avg_logprob']:.2f})",
     "repetition_loop": lambda seg: "the same words repeat in a loop",
+    "impossible_words_removed": lambda seg: (f"{len(seg['removed_words'])} words with impossible times removed "
+                                             f"({', '.join(sorted({w['reason'].replace('_', ' ') for w in seg['removed_words']}))})"),
+    "stock_phrase": lambda seg: "holds a stock phrase Whisper writes where nobody said it",
+    "length_ratio": lambda seg: "length far from the original's",
+    "no_words_also_decoded_alone": lambda seg: "voice activity detection found speech here; no words were "
+                                               "recognised, also when it was decoded again on its own",
+    "only_doubtful_text_decoded_alone": lambda seg: ("voice activity detection found speech here; decoded again on "
+                                                     f"its own it gave only doubtful text, not taken: “{seg['text']}”"),
 }
+DOUBT_MARK = "[?]"
+DOUBT_NOTE = (f"{DOUBT_MARK} marks doubtful text (a suspect segment or a word recognised with probability below "
+              f"{LOW_CONFIDENCE}); check it against the recording. \"[speech not transcribed]\" marks speech "
+              "that voice activity detection found but no word was recognised in.")
+UNTRANSCRIBED = "[speech not transcribed]"
 
 
 def transcript_summary(lines: list[Line]) -> str:
-    """'12 segments; 1 marked suspect; 3 words below probability 0.5', for the reports' summaries."""
-    return (f"{count(len(lines), 'segment')}; {sum(line.suspect for line in lines)} marked suspect; "
-            f"{count(sum(len(line.low_confidence_words) for line in lines), 'word')} below probability {LOW_CONFIDENCE}")
+    """'12 segments; 1 marked suspect; 3 words below probability 0.5' (and '; 1 stretch of speech not
+    transcribed' where there is any), for the reports' summaries."""
+    spoken = [line for line in lines if not line.untranscribed]
+    missed = len(lines) - len(spoken)
+    return (f"{count(len(spoken), 'segment')}; {sum(line.suspect for line in spoken)} marked suspect; "
+            f"{count(sum(len(line.low_confidence_words) for line in spoken), 'word')} below probability {LOW_CONFIDENCE}"
+            + (f"; {missed} {'stretch' if missed == 1 else 'stretches'} of speech not transcribed" if missed else ""))
 
 
 def suspect_reason(code: str, segment: dict) -> str:
@@ -157,7 +182,8 @@ def suspect_reason(code: str, segment: dict) -> str:
         return code.replace("_", " ")
 
 
-def transcript_lines(record: dict) -> list[Line]:
+def transcript_lines(record: dict, untranscribed: bool = True) -> list[Line]:
+    """The transcript's segments and, with ``untranscribed``, its untranscribed speech, in time order."""
     lines = []
     for seg in analysis(record, "transcript").get("segments") or []:
         words = tuple(Word(w.get("text", ""), w.get("start"), w.get("end"), w.get("probability"), w.get("speaker"))
@@ -165,10 +191,25 @@ def transcript_lines(record: dict) -> list[Line]:
         reasons = tuple(suspect_reason(code, seg) for code in seg.get("suspect_reasons") or ())
         if seg.get("suspect") and not reasons:
             reasons = ("marked suspect",)
+        doubts = tuple(suspect_reason(code, seg) for code in seg.get("translation_suspect_reasons") or ())
         lines.append(Line(seg.get("id", len(lines)), seg.get("start") or 0.0, seg.get("end") or 0.0,
-                          seg.get("speaker"), (seg.get("text") or "").strip(), seg.get("translation"),
-                          reasons, words))
+                          seg.get("speaker"), (seg.get("text") or "").strip(),
+                          translation_text(seg.get("translation"), doubts), reasons, words, seg.get("language"), doubts))
+    if untranscribed:
+        for number, gap in enumerate(analysis(record, "transcript").get("untranscribed_speech") or [], 1):
+            lines.append(Line(f"u{number}", gap.get("start") or 0.0, gap.get("end") or 0.0, None, UNTRANSCRIBED,
+                              None, (suspect_reason(gap.get("reason", "?"), gap),), (), gap.get("language"),
+                              untranscribed=True))
+        lines.sort(key=lambda line: (line.start, line.end))
     return lines
+
+
+def translation_text(translation: str | None, doubts: tuple[str, ...]) -> str | None:
+    """A translation as every report shows it: marked DOUBT_MARK, with its reasons, when doubtful."""
+    if not translation:
+        return translation
+    text = translation.strip()
+    return f"{DOUBT_MARK} {text} (doubtful translation: {'; '.join(doubts)})" if doubts else text
 
 
 @dataclass(frozen=True)
@@ -195,7 +236,7 @@ def _segment_at(lines: list[Line], start: float, end: float) -> int | str | None
 
 def events(record: dict) -> list[Event]:
     block = analysis(record, "events")
-    lines = transcript_lines(record)
+    lines = transcript_lines(record, untranscribed=False)
     found = [Event("sound", e.get("class", "?"), e.get("start") or 0.0, e.get("end") or 0.0,
                    f"detected by {e.get('model', '?')}", e.get("score"),
                    segment_id=_segment_at(lines, e.get("start") or 0.0, e.get("end") or 0.0))
@@ -244,17 +285,33 @@ def overlaps(record: dict) -> list[tuple[float, float, tuple[str, ...]]]:
 
 
 def language_summary(record: dict) -> str | None:
-    language = analysis(record, "transcript").get("language")
+    """The languages found, each with its speech time, and what is known of the model's error rate on
+    each; "not identified (no speech)" when there was no speech; None without a transcript."""
+    from ...error_rates import language_error
+
+    transcript = analysis(record, "transcript")
+    language = transcript.get("language")
     if not language:
         return None
-    text = f"{language.get('code', '?')}"
+    if language.get("code") is None:
+        return language.get("note") or "not identified (no speech)"
+    found = transcript.get("languages") or [{"code": language["code"], "talk_time_s": None}]
+    parts = [f"{item['code']}" + (f" ({item['talk_time_s']:.1f} s of speech)" if item.get("talk_time_s") is not None else "")
+             for item in found]
+    text = ", ".join(parts)
     if language.get("forced"):
-        return text + " (set by the examiner, not detected)"
-    if language.get("probability") is not None:
-        text += f" (probability {language['probability']:.2f})"
-    others = [f"{t['code']} {t['probability']:.2f}" for t in language.get("top") or []
-              if t.get("code") != language.get("code")]
-    return text + (f"; next most likely: {', '.join(others)}" if others else "")
+        text += " (set by the examiner, not identified)"
+    else:
+        if language.get("probability") is not None:
+            text += f"; probability of {language['code']} {language['probability']:.2f}"
+        others = [f"{t['code']} {t['probability']:.2f}" for t in language.get("top") or []
+                  if t.get("code") != language.get("code")]
+        if others:
+            text += f"; next most likely: {', '.join(others)}"
+        if language.get("candidates"):
+            text += f"; identified among {', '.join(language['candidates'])} only"
+    figures = [language_error(transcript.get("model") or "?", item["code"]).text for item in found]
+    return text + ". Error rates: " + "; ".join(figures) + "."
 
 
 def cover_rows(record: dict) -> list[tuple[str, str]]:
