@@ -21,6 +21,7 @@ from ..errors import InputError, UsageError
 from ..intake import check_input, decode_file, hash_file
 from .canonical import INTEGRITY_KEY, integrity_digest, render
 from .formats import manifest
+from .formats.view import count
 from .output import SIDE_RECORDS
 
 REPORT_NAME = "report.json"
@@ -127,7 +128,7 @@ def check_folder(folder: Path, required: bool) -> list[Check]:
         return [Check("folder manifest", False, f"{manifest.MANIFEST_NAME} unreadable: {exc}")]
     found = manifest.check_folder(folder, entries)
     checks = [Check("folder manifest", REPORT_NAME in entries,
-                    f"{found.listed} files listed" if REPORT_NAME in entries else f"{REPORT_NAME} is not listed")]
+                    f"{count(found.listed, 'file')} listed" if REPORT_NAME in entries else f"{REPORT_NAME} is not listed")]
     checks.append(Check("folder files", found.passed,
                         "every listed file present and unchanged, none unlisted" if found.passed else
                         "; ".join(f"{label}: {', '.join(names)}" for label, names in
