@@ -499,7 +499,7 @@ def models_verify() -> None:
     for name in sorted(registry.load_manifest()):
         try:
             use = registry.verify(name)
-            _echo(f"PASS  {name} ({len(use.files)} files)")
+            _echo(f"PASS  {name} ({len(use.files)} file{'' if len(use.files) == 1 else 's'})")
         except EvidenceError as exc:
             failed += 1
             _echo(f"FAIL  {name}: {exc}")

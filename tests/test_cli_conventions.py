@@ -114,3 +114,4 @@ def test_the_report_records_the_file_name_unless_asked_for_the_path(tmp_path):
         assert record["provenance"]["settings"]["record_path"] is bool(flag)
         assert schema_errors(record) == []
         assert str(EXAMPLES) not in (out / "report.json").read_text() or flag
+    assert "PASS  folder manifest: 1 file listed" in runner.invoke(main, ["verify", str(out)]).output

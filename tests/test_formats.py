@@ -606,6 +606,7 @@ def test_report_wording_counts_limits_and_sample_sizes(full):
         assert "This version does not detect blows (impact sounds) at all." in text
         assert "WER: 0.0 % (4 clips, 65 words, 0.5 min)" in text
         assert not re.search(r"\b1 (segments|items|words)\b", text)
+        assert "thresholds scream 0.5" in text and "{'scream'" not in text  # no Python dict shown
     for measure in error_rates.load():
         for name in measure.values or {}:
             assert re.search(rf"{re.escape(name)}: [\d.]+ % \(\d+ (clips|recordings?|sentences|reference events)", measure.summary())

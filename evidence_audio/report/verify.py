@@ -25,6 +25,7 @@ from ..errors import InputError, MediaError, UsageError
 from ..intake import check_input, decode_file, hash_file
 from .canonical import INTEGRITY_KEY, integrity_digest, render
 from .formats import manifest
+from .formats.view import count
 from .output import SIDE_RECORDS
 
 REPORT_NAME = "report.json"
@@ -168,7 +169,7 @@ def check_folder(folder: Path) -> list[Check]:
     found = manifest.check_folder(folder, entries)
     digest = hashlib.sha256(listing.read_bytes()).hexdigest()  # what a signature and a time-stamp name
     checks = [Check("folder manifest", REPORT_NAME in entries,
-                    f"{found.listed} files listed; manifest SHA-256 {digest}" if REPORT_NAME in entries
+                    f"{count(found.listed, 'file')} listed; manifest SHA-256 {digest}" if REPORT_NAME in entries
                     else f"{REPORT_NAME} is not listed")]
     checks.append(Check("folder files", found.passed,
                         "every listed file present and unchanged, none unlisted" if found.passed else

@@ -63,9 +63,10 @@ def stages(record: dict) -> list[tuple[str, str]]:
     events = analysis(record, "events")
     if events:
         missing = events.get("not_detected") or []
+        thresholds = ", ".join(f"{name} {value}" for name, value in sorted((events.get("thresholds") or {}).items()))
         rows.append(("Distress events", f"model {events.get('model', '?')} on {events.get('encoder', '?')} embeddings, "
                                         f"window {events.get('window_s', '?')} s, hop {events.get('hop_s', '?')} s, "
-                                        f"thresholds {events.get('thresholds', {})}"
+                                        f"thresholds {thresholds or '?'}"
                                         + (f"; cannot detect: {', '.join(missing)}" if missing else "")))
     return rows or [("Analysis", "no analysis stage ran: this report identifies the recording only")]
 
