@@ -53,15 +53,8 @@ def _tokens(line: Line) -> list[_Token]:
     if not line.words:  # a run longer than a line (a script without spaces) is cut into line lengths
         return [_Token(w[i:i + WIDTH], None, None, line.speaker) for w in re.findall(r"\s*\S+", line.text)
                 for i in range(0, len(w), WIDTH)]
-    tokens, position = [], 0
-    for word in line.words:
-        token = word.text.strip()
-        found = line.text.find(token, position) if token else -1
-        if found >= 0 and not line.text[position:found].strip():
-            gap, position = line.text[position:found], found + len(token)
-        else:
-            gap = " " if tokens else ""
-        tokens.append(_Token(gap + token, word.start, word.end, word.speaker or line.speaker))
+    tokens = [_Token(gap + token, word.start, word.end, word.speaker or line.speaker)
+              for gap, token, word in line.spaced_words()]
     return [t for t in tokens if t.text.strip()]
 
 

@@ -125,14 +125,8 @@ class Line:
         if not self.words:
             return [(self.text, "text", None)]
         pieces: list[tuple[str, str, Word | None]] = []
-        position, current = 0, self.speaker
-        for word in self.words:
-            token = word.text.strip()
-            found = self.text.find(token, position) if token else -1
-            if found >= 0 and not self.text[position:found].strip():
-                gap, position = self.text[position:found], found + len(token)
-            else:
-                gap = " " if pieces else ""
+        current = self.speaker
+        for gap, token, word in self.spaced_words():
             if gap:
                 pieces.append((gap, "text", None))
             if word.speaker and current and word.speaker != current:
@@ -140,6 +134,21 @@ class Line:
             current = word.speaker or current
             pieces.append((token, "low" if word.low_confidence else "text", word))
         return pieces
+
+    def spaced_words(self) -> list[tuple[str, str, Word]]:
+        """(spacing before, word text, word) for each word, the spacing taken from the segment text so
+        that languages written without spaces stay so; a single space where the text does not show it."""
+        spaced: list[tuple[str, str, Word]] = []
+        position = 0
+        for word in self.words:
+            token = word.text.strip()
+            found = self.text.find(token, position) if token else -1
+            if found >= 0 and not self.text[position:found].strip():
+                gap, position = self.text[position:found], found + len(token)
+            else:
+                gap = " " if spaced else ""
+            spaced.append((gap, token, word))
+        return spaced
 
 
 _SUSPECT_REASONS = {
