@@ -55,7 +55,7 @@ def finished_record(folder: Path, sha256: str) -> tuple[dict | None, str | None]
     if not path.is_file():
         return None, f"report folder exists without report.json: {folder}"
     checks, record = check_report(path.read_bytes())
-    checks += check_folder(folder, required=True)
+    checks += check_folder(folder)
     failed = [c for c in checks if not c.passed]
     if failed:
         return None, f"report folder does not verify ({failed[0].name}: {failed[0].detail}): {folder}"
