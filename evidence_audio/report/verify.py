@@ -235,6 +235,12 @@ def check_rendered(folder: Path, record: dict, samples=None) -> list[Check]:
         actual = (folder / f.file_name).read_bytes()
         if samples is None and f.name == "html":
             expected, actual = _DRAWN_FROM_AUDIO.sub(b"", expected), _DRAWN_FROM_AUDIO.sub(b"", actual)
+        elif samples is not None and expected != actual and f.name in ("html", "pdf"):
+            # a folder written by the library without the signal (write_report(record, folder)) has
+            # no figure or player: the file must then be exactly what the record gives without it
+            if f.render(record, None) == actual:
+                same.append(f"{f.file_name} (rendered without the audio signal)")
+                continue
         (same if expected == actual else differ).append(f.file_name)
     parts = []
     if differ:
