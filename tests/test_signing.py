@@ -213,6 +213,8 @@ def test_an_edited_html_is_caught_without_key_and_with_a_regenerated_manifest(fo
     failed = _failed(verify(copy))
     assert "readable files" in failed and "report.html" in failed["readable files"]
     assert "transcript.txt" not in failed["readable files"].split("(edited")[0]
+    # given report.json rather than its folder, verify checks the same: report.json is part of the folder
+    assert _failed(verify(copy / "report.json")) == failed
 
 
 def test_with_the_recording_the_figure_and_pdf_are_compared_too(folders, tmp_path):

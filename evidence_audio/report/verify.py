@@ -292,13 +292,13 @@ def verify(report: Path, recording: Path | None = None, trusted: list | None = N
         checks += found
         same_audio = any(c.passed for c in found
                          if c.name in ("recording sha256", "decoded audio", "decoded audio identity"))
-    if record is not None and Path(report).is_dir():
+    # report.json is checked as part of its folder, as the folder itself is: the same checks either way
+    if record is not None:
         samples = analysis_samples(record, Path(recording)) if same_audio else None
         checks += check_rendered(path.parent, record, samples)
-    if Path(report).is_dir() or trusted:
-        listing = path.parent / manifest.MANIFEST_NAME
-        manifest_sha = hashlib.sha256(listing.read_bytes()).hexdigest() if listing.is_file() else None
-        checks += signing.check(path.parent, record, trusted)
-        checks += custody.check(path.parent, record, manifest_sha)
-        checks += timestamp.check(path.parent)
+    listing = path.parent / manifest.MANIFEST_NAME
+    manifest_sha = hashlib.sha256(listing.read_bytes()).hexdigest() if listing.is_file() else None
+    checks += signing.check(path.parent, record, trusted)
+    checks += custody.check(path.parent, record, manifest_sha)
+    checks += timestamp.check(path.parent)
     return checks
