@@ -38,6 +38,7 @@ class _Token:
     start: float | None
     end: float | None
     speaker: str | None
+    doubtful: bool = False  # a word recognised with low confidence
 
 
 def _wrap(text: str) -> list[str]:
@@ -53,7 +54,7 @@ def _tokens(line: Line) -> list[_Token]:
     if not line.words:  # a run longer than a line (a script without spaces) is cut into line lengths
         return [_Token(w[i:i + WIDTH], None, None, line.speaker) for w in re.findall(r"\s*\S+", line.text)
                 for i in range(0, len(w), WIDTH)]
-    tokens = [_Token(gap + token, word.start, word.end, word.speaker or line.speaker)
+    tokens = [_Token(gap + token, word.start, word.end, word.speaker or line.speaker, word.low_confidence)
               for gap, token, word in line.spaced_words()]
     return [t for t in tokens if t.text.strip()]
 
@@ -105,8 +106,8 @@ def cues(record: dict, labelled: bool = False) -> list[Cue]:
     for line in transcript_lines(record):
         translation = line.translation.strip() if line.translation else ""
         translated = bool(translation) and not _same(translation, line.text)
-        mark = f"{DOUBT_MARK} " if line.doubtful else ""  # on every cue of a doubtful segment
-        chunks = (_chunks(_tokens(line), 1 if translated else LINES, labelled, mark)
+        room = f"{DOUBT_MARK} " if line.doubtful else ""  # kept free on every cue of a doubtful segment
+        chunks = (_chunks(_tokens(line), 1 if translated else LINES, labelled, room)
                   or [[_Token("…", None, None, line.speaker)]])
         extra = _wrap(translation) if translated else []
         while len(chunks) < len(extra) and any(len(c) > 1 for c in chunks):  # one translation line a cue
@@ -119,6 +120,8 @@ def cues(record: dict, labelled: bool = False) -> list[Cue]:
         for chunk, (start, end), share in zip(chunks, _times(line, chunks), shares):
             speaker = chunk[0].speaker
             label = f"{speaker}: " if labelled and speaker else ""
+            # the mark where this cue is doubtful: a suspect segment, or a low-confidence word in the cue
+            mark = room if line.suspect or any(t.doubtful for t in chunk) else ""
             out.append(Cue(start, end, speaker, tuple(_wrap(label + mark + _join(chunk))), tuple(share)))
     return out
 
@@ -130,17 +133,20 @@ def _stamp(t: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
 
 
-NOTE_END_S = 2.0  # the SRT's explanation cue lasts this long
+NOTE_S = 2.0  # the SRT's explanation cue lasts at most this long
+SRT_NOTE = f"{DOUBT_MARK} marks doubtful text (see the report)"  # one line: an SRT has no comments
 
 
 def render_srt(record: dict, samples=None) -> bytes:
-    lines = transcript_lines(record)
-    blocks = []
-    if any(line.doubtful or line.untranscribed for line in lines):
-        blocks.append(f"1\n{_stamp(0, ',')} --> {_stamp(NOTE_END_S, ',')}\n{DOUBT_NOTE}\n")
-    for number, cue in enumerate(cues(record, labelled=True), start=len(blocks) + 1):
-        blocks.append(f"{number}\n{_stamp(cue.start, ',')} --> {_stamp(cue.end, ',')}\n"
-                      + "\n".join(cue.lines + cue.translation) + "\n")
+    """transcript.srt. Where a cue is marked doubtful, a one-line cue explains the mark, placed where it
+    hides no speech: before the first cue when that starts 1 s or more in, else after the last."""
+    found = [(cue.start, cue.end, "\n".join(cue.lines + cue.translation)) for cue in cues(record, labelled=True)]
+    if any(DOUBT_MARK in text for _, _, text in found):
+        first = found[0][0]
+        note = (0.0, min(NOTE_S, first)) if first >= 1.0 else (found[-1][1], found[-1][1] + NOTE_S)
+        found = sorted(found + [(*note, SRT_NOTE)], key=lambda cue: cue[0])
+    blocks = [f"{number}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n"
+              for number, (start, end, text) in enumerate(found, start=1)]
     return "\n".join(blocks).encode("utf-8")
 
 
