@@ -75,16 +75,18 @@ def written_by_this_tool(folder: Path) -> bool:
     if {MANIFEST_NAME, "report.json"} <= names:
         listed = _manifest_names(folder)
         return listed is not None and names - {MANIFEST_NAME, *UNSEALED} <= listed
-    for record_name, companions in SIDE_RECORDS.items():
+    for record_name in SIDE_RECORDS:
         if record_name in names:
             record = _sealed(folder / record_name)
-            if record is None:
-                return False
-            allowed = {record_name, *companions}
-            if record_name == "derivation.json":
-                allowed.add(str((record.get("derivative") or {}).get("file_name")))
-            return names <= allowed
+            return record is not None and names <= side_folder_files(record_name, record)
     return False
+
+
+def side_folder_files(record_name: str, record: dict | None) -> set[str]:
+    """The files the command writing ``record_name`` puts in its folder: the record, the figure beside
+    it, and for a derivation the derivative file its record names."""
+    derivative = ((record or {}).get("derivative") or {}).get("file_name") if record_name == "derivation.json" else None
+    return {record_name, *SIDE_RECORDS[record_name], *([derivative] if derivative else [])}
 
 
 def check_output_folder(out_dir: str | Path, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> Path:

@@ -26,7 +26,7 @@ from ..intake import check_input, decode_file, hash_file
 from .canonical import INTEGRITY_KEY, integrity_digest, render
 from .formats import manifest
 from .formats.view import count
-from .output import SIDE_RECORDS
+from .output import SIDE_RECORDS, side_folder_files
 
 REPORT_NAME = "report.json"
 # record file name -> (its schema id, the schema file beside this module)
@@ -183,8 +183,8 @@ def check_folder(folder: Path) -> list[Check]:
 def check_side_folder(folder: Path, record_name: str, record: dict | None) -> list[Check]:
     """Checks of a side-record folder (no manifest): only the files the command writes, and
     a derivation's derivative file matching the SHA-256 its record states."""
-    derivative = ((record or {}).get("derivative") or {}).get("file_name") if record_name == "derivation.json" else None
-    allowed = {record_name, *SIDE_RECORDS[record_name], *([derivative] if derivative else [])}
+    allowed = side_folder_files(record_name, record)
+    derivative = next(iter(allowed - {record_name, *SIDE_RECORDS[record_name]}), None)  # a derivation's copy
     extra = sorted(p.name for p in folder.iterdir() if p.name not in allowed)
     figures = [name for name in SIDE_RECORDS[record_name] if (folder / name).is_file()]
     checks = [Check("folder files", not extra, "only the files the command writes"
