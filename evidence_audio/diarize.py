@@ -18,8 +18,8 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import Callable
+
 
 import numpy as np
 
@@ -33,6 +33,7 @@ from pyannote.core import Annotation, Segment
 from . import models
 from .clustering import MAX_LINKAGE, BoundedAgglomerativeClustering
 from .errors import ModelError
+from .progress import Update
 from .models import ModelUse
 from .report.canonical import seconds
 from .speaker_embedding import CAMPPlusEmbedding
@@ -144,7 +145,7 @@ def load(source: str | None = None) -> Diarizer:
 
 
 def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: SpeakerLimits,
-            progress: Callable[..., None] | None = None) -> Diarization:
+            progress: Update | None = None) -> Diarization:
     """Run the pipeline on a mono waveform held in memory.
 
     ``progress(completed, total)`` is fed from pyannote's ``hook`` (its steps' completed/total counts).
@@ -175,7 +176,7 @@ def _centroids(annotation: Annotation, embeddings) -> dict[str, np.ndarray]:
 
 
 def speakers_stage(samples: np.ndarray, sample_rate: int, source: str | None, limits: SpeakerLimits,
-                   progress: Callable[..., None] | None = None, diarizer: Diarizer | None = None,
+                   progress: Update | None = None, diarizer: Diarizer | None = None,
                    centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
     """The report's speakers block for a recording, and the models used to make it.
 
@@ -189,7 +190,7 @@ def speakers_stage(samples: np.ndarray, sample_rate: int, source: str | None, li
     return speakers_block(diarization), diarizer.models
 
 
-def _progress_hook(progress: Callable[..., None]) -> Callable[..., None]:
+def _progress_hook(progress: Update) -> Callable[..., None]:
     """A pyannote pipeline ``hook`` that passes each step's completed/total counts on to ``progress``."""
 
     def hook(step_name, step_artifact, file=None, total=None, completed=None):

@@ -15,7 +15,7 @@ from .report.canonical import seal
 from .report.formats import render_folder
 from .report.output import write_folder
 from .report.record import build_record, evidence_block
-from .progress import NoProgress, Progress
+from .progress import NoProgress, Progress, Update
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def _loaded(models: dict | None, key: tuple, load: Callable[[], object]):
 
 
 def add_transcript(analysis: dict, audio, settings: Settings, provenance: Provenance,
-                   progress: Callable[[float, float], None] | None = None, models: dict | None = None) -> None:
+                   progress: Update | None = None, models: dict | None = None) -> None:
     """Whisper transcript on the speech regions, with language, confidence and doubt marks."""
     from .transcribe import load_models, transcribe
 
@@ -113,12 +113,13 @@ def add_transcript(analysis: dict, audio, settings: Settings, provenance: Proven
                                       lambda: load_models(settings.engine, settings.model, settings.compute_type))
     provenance.models.extend(used)
     transcript = transcribe(engine, used[0].name, vad_model, audio.samples, language=settings.language,
-                            languages=list(settings.languages) if settings.languages else None, english=settings.translate, speech_only=settings.speech_only, progress=progress)
+                            languages=list(settings.languages) if settings.languages else None,
+                            english=settings.translate, speech_only=settings.speech_only, progress=progress)
     analysis["transcript"] = transcript.to_record()
 
 
 def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenance,
-                 progress: Callable[..., None] | None = None, models: dict | None = None,
+                 progress: Update | None = None, models: dict | None = None,
                  centroids: dict | None = None) -> None:
     """Diarize, and give every transcript word (if there is a transcript) its speaker."""
     from .attribution import attribute_words
@@ -144,7 +145,7 @@ def add_events(analysis: dict, audio, provenance: Provenance, models: dict | Non
 
 
 def render_outputs(record: dict, samples: np.ndarray | None = None, formats: Iterable[str] | None = None,
-                   progress: Callable[..., None] | None = None) -> dict[str, bytes]:
+                   progress: Update | None = None) -> dict[str, bytes]:
     """Every file of the report folder, by name: the chosen formats (default all) and manifest.sha256.
 
     ``progress(files_done, files_in_all)`` is called after each file is rendered.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from .asr.decoding import DECODING, Decoding
 from .asr.transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
 from .asr.vad import VAD, SAMPLE_RATE, VadOptions, speech_regions
 from .errors import EvidenceError
+from .progress import Update
 
-Progress = Callable[[float, float], None]  # (seconds done, seconds in all)
 Clip = tuple[float, float]
 
 # Audio handed to an engine at once. Both engines compute the log-mel spectrogram of all they are
@@ -43,10 +42,16 @@ def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[t
             groups.append([clip])
     found = []
     for group in groups:
-        start = np.floor(max(0.0, group[0][0] - PIECE_MARGIN_S) * 100) / 100  # on the 10 ms frame grid
-        end = min(duration, group[-1][1] + PIECE_MARGIN_S)
-        found.append((float(start), end, [(a - start, b - start) for a, b in group]))
+        start, end = around(group, duration)
+        found.append((start, end, [(a - start, b - start) for a, b in group]))
     return found
+
+
+def around(clips: list[Clip], duration: float) -> tuple[float, float]:
+    """(start, end) in seconds of the audio kept around ``clips``: PIECE_MARGIN_S on each side within
+    the recording, the start on the 10 ms frame grid."""
+    start = float(np.floor(max(0.0, clips[0][0] - PIECE_MARGIN_S) * 100) / 100)
+    return start, min(duration, clips[-1][1] + PIECE_MARGIN_S)
 
 
 LANGUAGE_WINDOW_S = 30.0  # Whisper identifies a language on at most 30 s of audio at a time
@@ -152,8 +157,7 @@ def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decod
     grid), not the whole recording, whose spectrogram it would otherwise compute for every call."""
     offset = 0.0
     if local and clips:
-        offset = float(np.floor(max(0.0, clips[0][0] - PIECE_MARGIN_S) * 100) / 100)
-        end = min(duration, clips[-1][1] + PIECE_MARGIN_S)
+        offset, end = around(clips, duration)
         samples, duration = samples[round(offset * SAMPLE_RATE):round(end * SAMPLE_RATE)], end - offset
         clips = [(a - offset, b - offset) for a, b in clips]
     found = []
@@ -253,7 +257,7 @@ def translate(engine, samples: np.ndarray, segment: Segment, language: str, deco
 
 def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
                languages: list[str] | None = None, english: bool = False, speech_only: bool = True,
-               decoding: Decoding = DECODING, vad: VadOptions = VAD, progress: Progress | None = None,
+               decoding: Decoding = DECODING, vad: VadOptions = VAD, progress: Update | None = None,
                piece_s: float = PIECE_S) -> Transcript:
     """Transcribe 16 kHz mono samples, each speech region in its own language.
 

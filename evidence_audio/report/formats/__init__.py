@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ...progress import Update
 from .. import canonical
 from . import html, listening, manifest, pdf, rttm, subtitles, text
 
@@ -57,7 +58,7 @@ def parse_names(value: str) -> tuple[str, ...]:
 
 
 def render_folder(record: dict, samples: np.ndarray | None = None, names: Iterable[str] | None = None,
-                  progress: Callable[..., None] | None = None) -> dict[str, bytes]:
+                  progress: Update | None = None) -> dict[str, bytes]:
     """{file name: bytes} for the chosen formats (default all), plus manifest.sha256 over them.
 
     ``progress(files_done, files_in_all)``, if given, is called after each file is rendered.
