@@ -31,9 +31,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from diarization import DEBUG, SAMPLE, debug_uris, load_item, score  # noqa: E402 (imports evidence_audio first)
+from diarization import DEBUG, SAMPLE, debug_uris, joined, load_item, score  # noqa: E402 (imports evidence_audio first)
 from pyannote.audio.core.model import Model  # noqa: E402
-from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
 from resemblyzer import VoiceEncoder, audio, hparams  # noqa: E402
 
 from evidence_audio import diarize  # noqa: E402
@@ -93,19 +92,6 @@ def build(embedding: str) -> diarize.Diarizer:
         return diarize.build_default()
     with mock.patch.object(diarize, "CAMPPlusEmbedding", lambda _weights: ResemblyzerEmbedding()):
         return diarize.build_default()
-
-
-def joined(items: list[dict]) -> dict:
-    """One recording made of ``items`` end to end, with their references and UEMs shifted to match."""
-    reference, uem, offset = Annotation(uri="joined"), Timeline(uri="joined"), 0.0
-    for item in items:
-        for turn, track, speaker in item["reference"].itertracks(yield_label=True):
-            reference[Segment(turn.start + offset, turn.end + offset), (item["uri"], track)] = speaker
-        for region in item["uem"]:
-            uem.add(Segment(region.start + offset, region.end + offset))
-        offset += item["duration"]
-    return {"uri": "joined", "waveform": torch.cat([i["waveform"] for i in items], dim=1),
-            "sample_rate": items[0]["sample_rate"], "duration": offset, "reference": reference, "uem": uem}
 
 
 def compare(embedding: str) -> dict:

@@ -13,6 +13,7 @@ The recording is passed in memory, so pyannote never decodes files itself.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -36,7 +37,7 @@ from .errors import ModelError
 from .progress import Update
 from .models import ModelUse
 from .report.canonical import seconds
-from .speaker_embedding import CAMPPlusEmbedding
+from .speaker_embedding import CAMPPlusEmbedding, embed_chunks
 
 SEGMENTATION_MODEL = "pyannote-segmentation-3.0"
 EMBEDDING_MODEL = "campplus-cn-en-common"
@@ -93,15 +94,48 @@ class Diarization:
     centroids: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+class BlockEmbeddingDiarization(SpeakerDiarization):
+    """pyannote's ``SpeakerDiarization`` with CAM++'s frame-level trunk run once per block.
+
+    pyannote embeds each (chunk, local speaker) pair by running the embedding network on the whole
+    10 s chunk; with chunks every second, each second of audio goes through the network ten times.
+    Here the trunk runs on 20 s blocks (``speaker_embedding.embed_chunks``) and each pair pools its
+    chunk's slice of frames with pyannote's own mask (overlap excluded when enough clean speech
+    remains, as in ``SpeakerDiarization.get_embeddings``). Segmentation, clustering and
+    reconstruction are pyannote's. Needs the recording in memory (``{"waveform", "sample_rate"}``).
+    """
+
+    def __init__(self, *args, campplus: CAMPPlusEmbedding, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.campplus = campplus
+
+    def get_embeddings(self, file, binary_segmentations, exclude_overlap: bool = False, hook=None):
+        data = np.nan_to_num(binary_segmentations.data, nan=0.0).astype(np.float32)
+        masks = data
+        if exclude_overlap:
+            num_frames = data.shape[1]
+            chunk_s = binary_segmentations.sliding_window.duration
+            min_frames = math.ceil(num_frames * self._embedding.min_num_samples / (chunk_s * self._embedding.sample_rate))
+            clean = data * (data.sum(axis=2, keepdims=True) < 2)
+            enough = clean.sum(axis=1, keepdims=True) > min_frames  # (chunks, 1, speakers)
+            masks = np.where(enough, clean, data)
+        starts = [chunk.start for chunk, _ in binary_segmentations]
+        samples = file["waveform"][0].float()
+        progress = (lambda done, total: hook("embeddings", None, total=total, completed=done)) if hook else None
+        return embed_chunks(self.campplus, samples, starts, binary_segmentations.sliding_window.duration,
+                            torch.from_numpy(masks), progress).numpy()
+
+
 def build_default() -> Diarizer:
     """pyannote's SpeakerDiarization from the verified segmentation-3.0 and CAM++ files."""
     segmentation_use = models.require(SEGMENTATION_MODEL)
     embedding_use = models.require(EMBEDDING_MODEL)
     segmentation = Model.from_pretrained(str(Path(segmentation_use.path) / "pytorch_model.bin"))
     embedding = CAMPPlusEmbedding(Path(embedding_use.path) / "campplus_cn_en_common.pt")
-    pipeline = SpeakerDiarization(
+    pipeline = BlockEmbeddingDiarization(
         segmentation=segmentation,
         embedding=embedding,
+        campplus=embedding,
         # pyannote 4 insists on a PLDA object; agglomerative clustering never reads it.
         plda=PLDA.__new__(PLDA),
         clustering="AgglomerativeClustering",

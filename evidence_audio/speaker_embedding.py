@@ -235,3 +235,53 @@ def _collapse_repeats(waveforms: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
             keep.append(row)
         index.append(len(keep) - 1)
     return waveforms[keep], torch.tensor(index)
+
+
+# The frame-level trunk runs on BLOCK_S-second blocks that start every BLOCK_S - chunk seconds, so
+# that every chunk of the diarization's sliding window lies inside one block; each chunk's
+# embedding pools its own slice of its block's frames. With 10 s chunks every 1 s this runs the
+# trunk on each second of audio twice instead of ten times (benchmarks/diarization.py, docs/diarization.md).
+BLOCK_S = 20.0
+TRUNK_FRAME_S = 0.02  # 10 ms filterbank frames, halved in time by the first TDNN layer (stride 2)
+
+
+def embed_chunks(embedding: CAMPPlusEmbedding, samples: torch.Tensor, chunk_starts: list[float], chunk_s: float,
+                 masks: torch.Tensor, progress=None) -> torch.Tensor:
+    """One embedding per (chunk, local speaker) of a sliding window over one recording.
+
+    ``samples``: float32 (n,) mono at 16 kHz. ``chunk_starts``: each chunk's start in seconds (>= 0,
+    ascending); every chunk lasts ``chunk_s`` seconds (zero-padded past the end, as pyannote pads).
+    ``masks``: float32 (chunks, frames, speakers) pooling weights, at any frame rate (interpolated).
+    Returns float32 (chunks, speakers, 192). The trunk's context is its block (BLOCK_S seconds)
+    rather than the chunk, so values differ slightly from ``embedding(chunk_waveform, mask)``.
+    ``progress(completed, total)`` is called after each block.
+    """
+    rate = SAMPLE_RATE
+    hop = BLOCK_S - chunk_s
+    if hop <= 0:
+        raise ValueError(f"chunks of {chunk_s} s do not fit in blocks of {BLOCK_S} s")
+    block_len, chunk_len = int(round(BLOCK_S * rate)), int(round(chunk_s * rate))
+    with torch.inference_mode():
+        chunk_frames = embedding.campplus.frames(embedding.compute_fbank(torch.zeros(1, 1, chunk_len))).shape[-1]
+    blocks: dict[int, list[int]] = {}
+    for i, start in enumerate(chunk_starts):
+        blocks.setdefault(int(start // hop), []).append(i)
+    out = torch.full((len(chunk_starts), masks.shape[2], EMBEDDING_SIZE), float("nan"))
+    for done, (k, members) in enumerate(sorted(blocks.items()), 1):
+        first = int(round(k * hop * rate))
+        block = samples[first:first + block_len]
+        block = F.pad(block, (0, block_len - block.shape[0]))
+        with torch.inference_mode():
+            frames = embedding.campplus.frames(embedding.compute_fbank(block[None, None]))[0]
+            slices, weights = [], []
+            for i in members:
+                offset = int(round((chunk_starts[i] - k * hop) / TRUNK_FRAME_S))
+                piece = frames[:, offset:offset + chunk_frames]
+                piece = F.pad(piece, (0, chunk_frames - piece.shape[-1]))
+                slices.extend([piece] * masks.shape[2])
+                weights.append(masks[i].T)
+            embeddings = embedding.campplus.embed(torch.stack(slices), weights=torch.cat(weights))
+        out[members] = embeddings.reshape(len(members), masks.shape[2], -1)
+        if progress:
+            progress(done, len(blocks))
+    return out
