@@ -269,8 +269,12 @@ def embed_chunks(embedding: CAMPPlusEmbedding, samples: torch.Tensor, chunk_star
     out = torch.full((len(chunk_starts), masks.shape[2], EMBEDDING_SIZE), float("nan"))
     for done, (k, members) in enumerate(sorted(blocks.items()), 1):
         first = int(round(k * hop * rate))
-        block = samples[first:first + block_len]
-        block = F.pad(block, (0, block_len - block.shape[0]))
+        # a block running past the recording's end stops there, or at its last chunk's end: zero-padded
+        # no more than pyannote pads that chunk (padding shifts the filterbank mean)
+        needed = int(round((chunk_starts[members[-1]] - k * hop) * rate)) + chunk_len
+        length = block_len if first + block_len <= samples.shape[0] else max(samples.shape[0] - first, needed)
+        block = samples[first:first + length]
+        block = F.pad(block, (0, length - block.shape[0]))
         with torch.inference_mode():
             frames = embedding.campplus.frames(embedding.compute_fbank(block[None, None]))[0]
             slices, weights = [], []
