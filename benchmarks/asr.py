@@ -23,7 +23,7 @@ import numpy as np
 from whisper.normalizers import BasicTextNormalizer, EnglishTextNormalizer
 
 from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import load_models, transcribe
+from evidence_audio.asr.transcribe import load_models, transcribe
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 CHARACTER_LANGUAGES = ("ja", "ko")

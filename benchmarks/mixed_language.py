@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import load_models, transcribe
+from evidence_audio.asr.transcribe import load_models, transcribe
 
 from asr import CHARACTER_LANGUAGES, EVAL, error_rate, normalise
 

@@ -165,7 +165,7 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
 
     if min_speakers and max_speakers and min_speakers > max_speakers:
         raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
-    from .transcribe import parse_languages
+    from .asr.transcribe import parse_languages
 
     languages = parse_languages(candidates)
     if language and languages:

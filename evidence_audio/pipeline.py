@@ -107,7 +107,7 @@ def _loaded(models: dict | None, key: tuple, load: Callable[[], object]):
 def add_transcript(analysis: dict, audio, settings: Settings, provenance: Provenance,
                    progress: Update | None = None, models: dict | None = None) -> None:
     """Whisper transcript on the speech regions, with language, confidence and doubt marks."""
-    from .transcribe import load_models, transcribe
+    from .asr.transcribe import load_models, transcribe
 
     engine, vad_model, used = _loaded(models, ("whisper", settings.engine, settings.model, settings.compute_type),
                                       lambda: load_models(settings.engine, settings.model, settings.compute_type))

@@ -18,7 +18,7 @@ from evidence_audio.asr.suspect import (impossible_words, reasons, remove_imposs
 from evidence_audio.asr.transcript import Segment, Word
 from evidence_audio.errors import EvidenceError, ModelError
 from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import FINE_VAD, load_models, parse_languages, pieces, transcribe, uncovered
+from evidence_audio.asr.transcribe import FINE_VAD, load_models, parse_languages, pieces, transcribe, uncovered
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .asr import suspect
-from .asr.decoding import DECODING, Decoding
-from .asr.transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
-from .asr.vad import VAD, SAMPLE_RATE, VadOptions, speech_regions
-from .errors import EvidenceError
-from .progress import Update
+from . import suspect
+from .decoding import DECODING, Decoding
+from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
+from .vad import VAD, SAMPLE_RATE, VadOptions, speech_regions
+from ..errors import EvidenceError
+from ..progress import Update
 
 Clip = tuple[float, float]
 
@@ -328,9 +328,9 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
 
 def load_models(engine_name: str, model: str, compute_type: str = "int8", threads: int = 0):
     """The Whisper engine and the voice activity model, each verified; and their ModelUse records."""
-    from . import models
-    from .asr.engines import load_engine, resolve_model
-    from .asr.vad import load_vad
+    from .. import models
+    from .engines import load_engine, resolve_model
+    from .vad import load_vad
 
     whisper_use = resolve_model(engine_name, model)
     vad_use = models.require("silero-vad")
