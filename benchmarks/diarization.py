@@ -3,7 +3,7 @@
 Data: ../shared/eval/diar_pyannote_sample (1 file) and diar_pyannote_debug (the 12 clips present:
 trn00-trn09, dev00-dev01; each scored on its UEM). DER is reported at collar 0 and 0.25 s with
 overlapping speech scored. ``--tune`` sweeps the clustering threshold on trn00-trn09 only; the
-shipped threshold is pyannote's own (see ``evidence_audio/diarize.py`` for why).
+shipped threshold is pyannote's own (see ``evidence_audio/speakers/diarize.py`` for why).
 
     .venv/bin/python benchmarks/diarization.py                # evaluate, JSON on stdout
     .venv/bin/python benchmarks/diarization.py --record       # ... and write DER into data/error_rates.json
@@ -30,7 +30,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evidence_audio import diarize  # noqa: E402
+from evidence_audio.speakers import diarize  # noqa: E402
 from evidence_audio.intake import decode_file  # noqa: E402
 from pyannote.database.util import load_rttm, load_uem  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
@@ -144,7 +144,7 @@ def speaker_attributed_wer() -> dict:
     from faster_whisper import WhisperModel
 
     from evidence_audio import models
-    from evidence_audio.attribution import attribute_words
+    from evidence_audio.speakers.attribution import attribute_words
 
     audio = decode_file(SAMPLE / "sample.wav")
     whisper = WhisperModel(models.require("whisper-base").path, device="cpu", compute_type="int8", cpu_threads=1)
@@ -192,8 +192,8 @@ def clustering_memory(num_embeddings: int, bounded: bool) -> dict:
     """
     from pyannote.audio.pipelines.clustering import AgglomerativeClustering
 
-    from evidence_audio.clustering import BoundedAgglomerativeClustering
-    from evidence_audio.speaker_embedding import EMBEDDING_SIZE
+    from evidence_audio.speakers.clustering import BoundedAgglomerativeClustering
+    from evidence_audio.speakers.campplus import EMBEDDING_SIZE
 
     clustering = BoundedAgglomerativeClustering() if bounded else AgglomerativeClustering(metric="cosine")
     clustering.instantiate(diarize.CLUSTERING)

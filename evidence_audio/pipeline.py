@@ -60,7 +60,7 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
     ``models``: a cache the caller keeps between recordings (an empty dict at first): each stage
     loads its models into it once and reuses them; the analysis is the same as without it.
     ``centroids``, when given, receives each diarized speaker's embedding centroid
-    (label -> float32 (dimension,); see ``diarize.Diarization.centroids``).
+    (label -> float32 (dimension,); see ``speakers.diarize.Diarization.centroids``).
     """
     progress = progress or NoProgress()
     check_media(path)  # a bad input fails here, in one line, before any stage is shown
@@ -122,8 +122,8 @@ def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenan
                  progress: Update | None = None, models: dict | None = None,
                  centroids: dict | None = None) -> None:
     """Diarize, and give every transcript word (if there is a transcript) its speaker."""
-    from .attribution import attribute_words
-    from .diarize import SpeakerLimits, load, speakers_stage
+    from .speakers.attribution import attribute_words
+    from .speakers.diarize import SpeakerLimits, load, speakers_stage
 
     limits = SpeakerLimits(settings.num_speakers, settings.min_speakers, settings.max_speakers)
     diarizer = _loaded(models, ("diarizer", settings.diarization_pipeline), lambda: load(settings.diarization_pipeline))

@@ -1,7 +1,7 @@
 """Speaker diarization: who spoke when, with pyannote.audio, fully offline.
 
 The default pipeline is pyannote.audio's ``SpeakerDiarization`` built from local files only:
-pyannote/segmentation-3.0 and CAM++ speaker embeddings (see ``speaker_embedding``), both
+pyannote/segmentation-3.0 and CAM++ speaker embeddings (see ``campplus``), both
 verified against ``models/manifest.json``, with the hyper-parameters of pyannote's
 speaker-diarization-3.1 (agglomerative clustering, its threshold included: see ``CLUSTERING``
 for why), and with memory bounded on long recordings (see ``clustering``). Alternatively a
@@ -30,13 +30,13 @@ from pyannote.audio.core.plda import PLDA
 from pyannote.audio.pipelines import SpeakerDiarization
 from pyannote.core import Annotation, Segment
 
-from . import models
+from .. import models
 from .clustering import MAX_LINKAGE, BoundedAgglomerativeClustering
-from .errors import ModelError
-from .progress import Update
-from .models import ModelUse
-from .report.canonical import seconds
-from .speaker_embedding import CAMPPlusEmbedding
+from ..errors import ModelError
+from ..progress import Update
+from ..models import ModelUse
+from ..report.canonical import seconds
+from .campplus import CAMPPlusEmbedding
 
 SEGMENTATION_MODEL = "pyannote-segmentation-3.0"
 EMBEDDING_MODEL = "campplus-cn-en-common"

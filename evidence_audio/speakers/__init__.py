@@ -1,0 +1,1 @@
+"""Who spoke when: pyannote diarization with CAM++ embeddings, and each transcript word's speaker."""
