@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from evidence_audio.audio_io import encode
+from evidence_audio.encode import encode
 from evidence_audio.authenticity import discontinuity, enf
 from evidence_audio.compare import compare_signals
 from evidence_audio.intake import decode_file

@@ -799,6 +799,32 @@ def decode_file(path: str | os.PathLike, stream: int | None = None, native: bool
     return _decode_path(path, stream, native)[1]
 
 
+@dataclass(frozen=True)
+class NativeAudio:
+    """Every channel of one audio stream at its own rate, as decoded, on the file's timeline."""
+
+    samples: np.ndarray  # float32, shape (n, channels)
+    sample_rate: int
+    sample_format: str  # FFmpeg's name of the stream's sample format, e.g. "s16"
+    codec: str
+    stream_index: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+
+def decode_native(path: str | Path, stream: int | None = None) -> NativeAudio:
+    """Every channel of the analysed audio stream (``stream``, or the first the analysis uses) at its
+    first sample rate, on the file's timeline: decoded by ``intake.decode`` (the one decoding path),
+    so a later rate is resampled to it (soxr HQ), gaps are silence and a late start is leading
+    silence. Raises InputError (3) or MediaError (4)."""
+    audio = decode_file(path, stream, native=True)
+    codec = next(s.codec for s in audio.streams if s.index == audio.stream_index)
+    return NativeAudio(audio.native, audio.native_sample_rate, audio.native_format, codec or "unknown",
+                       audio.stream_index)
+
+
 def confirm_unchanged(intake: Intake) -> None:
     """Re-hash the input after analysis; fail if its bytes changed while we worked."""
     again = hash_file(intake.path)

@@ -25,9 +25,9 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import istft, stft
 
 from . import __version__
-from .audio_io import FORMATS, NativeAudio, decode_native, encode, lossless_format
+from .encode import FORMATS, encode, lossless_format
 from .errors import InputError, UsageError, VerificationError
-from .intake import Intake
+from .intake import Intake, NativeAudio, decode_native
 from .provenance import utc_now
 from .report.canonical import integrity_digest, seal, seconds
 

@@ -5,7 +5,7 @@ Each indicator module returns a block ``{"indicator", "summary", "can_show", "ca
 
 from __future__ import annotations
 
-from ..audio_io import decode_native
+from ..intake import decode_native
 from ..intake import Intake
 from . import credentials, discontinuity, enf, metadata
 

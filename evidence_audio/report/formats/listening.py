@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ...audio_io import encode
+from ...encode import encode
 
 FILE_NAME = "listening-copy.opus"
 MIME_TYPE = "audio/ogg; codecs=opus"
