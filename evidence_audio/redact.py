@@ -29,7 +29,8 @@ from .encode import FORMATS, encode, lossless_format
 from .errors import InputError, UsageError, VerificationError
 from .intake import Intake, NativeAudio, decode_native
 from .provenance import utc_now
-from .report.canonical import integrity_digest, seal, seconds
+from .report.canonical import integrity_digest, seal
+from .values import seconds
 
 SCHEMA_ID = "evidence-audio/derivation/v1"
 MODES = ("bleep", "mute", "disguise")

@@ -6,7 +6,7 @@ import numpy as np
 
 from .. import models
 from ..models import ModelUse
-from ..report.canonical import score, seconds
+from ..values import score, seconds
 from . import classifier, frames
 from .cues import find_cues
 from .merge import SoundEvent, merge_frames

@@ -35,7 +35,7 @@ from .clustering import MAX_LINKAGE, BoundedAgglomerativeClustering
 from ..errors import ModelError
 from ..progress import Update
 from ..models import ModelUse
-from ..report.canonical import seconds
+from ..values import seconds
 from .campplus import CAMPPlusEmbedding
 
 SEGMENTATION_MODEL = "pyannote-segmentation-3.0"
