@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evidence_audio.speakers import diarize  # noqa: E402
-from evidence_audio.intake import decode_file  # noqa: E402
+from evidence_audio.intake import ANALYSIS_RATE, decode_file  # noqa: E402
 from pyannote.database.util import load_rttm, load_uem  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
 
@@ -119,13 +119,13 @@ def long_file(minutes: float) -> dict:
     """Diarize a long recording made by concatenating the debug files; time and peak memory."""
     pieces = [decode_file(p).samples for p in sorted(DEBUG.glob("*.wav"))]
     one_pass = np.concatenate(pieces)
-    repeats = int(np.ceil(minutes * 60 * 16000 / one_pass.size))
-    samples = np.tile(one_pass, repeats)[: int(minutes * 60 * 16000)]
+    repeats = int(np.ceil(minutes * 60 * ANALYSIS_RATE / one_pass.size))
+    samples = np.tile(one_pass, repeats)[: int(minutes * 60 * ANALYSIS_RATE)]
     del pieces, one_pass
     diarizer = diarize.load()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     begin = time.perf_counter()
-    result = diarize.diarize(samples, 16000, diarizer, diarize.SpeakerLimits())
+    result = diarize.diarize(samples, ANALYSIS_RATE, diarizer, diarize.SpeakerLimits())
     elapsed = time.perf_counter() - begin
     return {"minutes": minutes, "elapsed_s": round(elapsed, 1), "real_time_factor": round(elapsed / (minutes * 60), 4),
             "peak_rss_mib_before": round(rss_before, 1),

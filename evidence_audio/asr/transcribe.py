@@ -10,8 +10,9 @@ import numpy as np
 from . import suspect
 from .decoding import DECODING, Decoding
 from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
-from .vad import VAD, SAMPLE_RATE, VadOptions, speech_regions
+from .vad import VAD, VadOptions, speech_regions
 from ..errors import EvidenceError
+from ..intake import ANALYSIS_RATE
 from ..progress import Update
 
 Clip = tuple[float, float]
@@ -111,11 +112,11 @@ def language_spans(engine, samples: np.ndarray, clips: list[Clip], forced: str |
             raise EvidenceError(f"this model is English-only; cannot decode language {forced or candidates!r}")
         return [LanguageSpan(s, e, "en", 1.0, [("en", 1.0)]) for s, e in clips]
     if forced:
-        restrict(engine.detect_language(samples[:SAMPLE_RATE]), [forced])  # checks the code
+        restrict(engine.detect_language(samples[:ANALYSIS_RATE]), [forced])  # checks the code
         return [LanguageSpan(s, e, forced, None, [(forced, 1.0)]) for s, e in clips]
     spans = []
     for start, end in windows(clips):
-        ranked = restrict(engine.detect_language(samples[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]), candidates)
+        ranked = restrict(engine.detect_language(samples[int(start * ANALYSIS_RATE):int(end * ANALYSIS_RATE)]), candidates)
         spans.append(LanguageSpan(start, end, ranked[0][0], ranked[0][1], ranked))
     long = [s for s in spans if s.end - s.start >= SHORT_SPAN_S]
     for span in spans:
@@ -158,11 +159,11 @@ def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decod
     offset = 0.0
     if local and clips:
         offset, end = around(clips, duration)
-        samples, duration = samples[round(offset * SAMPLE_RATE):round(end * SAMPLE_RATE)], end - offset
+        samples, duration = samples[round(offset * ANALYSIS_RATE):round(end * ANALYSIS_RATE)], end - offset
         clips = [(a - offset, b - offset) for a, b in clips]
     found = []
     for start, end, piece_clips in pieces(clips, duration, piece_s):
-        piece = samples[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
+        piece = samples[round(start * ANALYSIS_RATE):round(end * ANALYSIS_RATE)]
         for segment in engine.transcribe(piece, language, "transcribe", piece_clips, decoding):
             segment = segment.shifted(start + offset) if start + offset else segment
             segment.language = language
@@ -182,7 +183,7 @@ def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], span
                 or len(span.ranked) < 2 or span.ranked[1][1] < SECOND_LANGUAGE or segment.end - segment.start < 1.0:
             checked.append(segment)
             continue
-        audio = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
+        audio = samples[int(segment.start * ANALYSIS_RATE):int(np.ceil(segment.end * ANALYSIS_RATE))]
         code, probability = restrict(engine.detect_language(audio), candidates)[0]
         if code == segment.language:
             segment.language_probability = probability
@@ -249,8 +250,8 @@ def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UN
 
 def translate(engine, samples: np.ndarray, segment: Segment, language: str, decoding: Decoding) -> tuple[str, list[str]]:
     """English for one segment, its audio decoded again with task=translate, and the reasons to doubt it."""
-    piece = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
-    clip = [(0.0, len(piece) / SAMPLE_RATE)]
+    piece = samples[int(segment.start * ANALYSIS_RATE):int(np.ceil(segment.end * ANALYSIS_RATE))]
+    clip = [(0.0, len(piece) / ANALYSIS_RATE)]
     parts = list(engine.transcribe(piece, language, "translate", clip, decoding, word_timestamps=False))
     return " ".join(p.text for p in parts).strip(), suspect.translation_reasons(segment.text, language, parts)
 
@@ -266,7 +267,7 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
     voice activity) that no word covers is decoded again on its own; what stays without words is
     listed in ``Transcript.untranscribed``. Raises EvidenceError on an unknown language code.
     """
-    duration = len(samples) / SAMPLE_RATE
+    duration = len(samples) / ANALYSIS_RATE
     speech = speech_regions(vad_model, samples, vad)
     if english and not engine.multilingual:
         raise EvidenceError("--translate needs a multilingual model (not an English-only one)")
@@ -290,7 +291,7 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
     untranscribed = []
     fine = []  # the finer voice-activity pass runs only where the speech regions leave a gap
     for a, b in uncovered(speech, segments):
-        piece = samples[int(a * SAMPLE_RATE):int(np.ceil(b * SAMPLE_RATE))]
+        piece = samples[int(a * ANALYSIS_RATE):int(np.ceil(b * ANALYSIS_RATE))]
         fine += [(a + s, a + e) for s, e in speech_regions(vad_model, piece, FINE_VAD)]
     if fine:
         for start, end in uncovered(fine, segments):
