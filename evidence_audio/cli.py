@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import signal
@@ -401,9 +400,10 @@ def timestamp() -> None:
 def timestamp_request(folder: Path) -> None:
     """Write FOLDER/timestamp.tsq, an RFC 3161 request for the SHA-256 of its manifest.sha256."""
     from . import custody, timestamp as tsa
+    from .intake import sha256_file
 
     path = tsa.request(folder)
-    custody.log_derived(folder, "timestamp request", {"request_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    custody.log_derived(folder, "timestamp request", {"request_sha256": sha256_file(path),
                                                       "manifest_sha256": tsa.manifest_digest(folder).hex()})
     click.echo(f"request: {path}")
     click.echo("send it to an RFC 3161 authority, e.g. curl -H 'Content-Type: application/timestamp-query' "
@@ -417,9 +417,10 @@ def timestamp_request(folder: Path) -> None:
 def timestamp_attach(folder: Path, token: Path) -> None:
     """Store TOKEN (the authority's reply) as FOLDER/timestamp.tsr once it answers the request."""
     from . import custody, timestamp as tsa
+    from .intake import sha256_file
 
     said = tsa.attach(folder, token)
-    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=hashlib.sha256(token.read_bytes()).hexdigest()))
+    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=sha256_file(token)))
     click.echo(f"time-stamped: manifest.sha256 existed by {said['gen_time']} (authority {said['signer']}, "
                f"serial {said['serial']}): {folder / tsa.REPLY_NAME}")
 

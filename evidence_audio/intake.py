@@ -252,17 +252,28 @@ def check_input(path: Path) -> os.stat_result:
     return st
 
 
-def hash_file(path: Path) -> FileFacts:
-    """Stream SHA-256, SHA-1 and MD5 over the exact bytes of the file."""
-    digests = [hashlib.sha256(), hashlib.sha1(), hashlib.md5()]
+def file_digests(path: str | os.PathLike, algorithms: tuple[str, ...] = ("sha256",)) -> tuple[int, dict[str, str]]:
+    """The size in bytes of a file and its hex digests (hashlib names), streamed over its exact
+    bytes, read-only without touching its access time: the package's one file-hashing function."""
+    digests = {name: hashlib.new(name) for name in algorithms}
     size = 0
-    with open_read_only(path) as handle:
+    with open_read_only(Path(path)) as handle:
         while chunk := handle.read(_CHUNK):
             size += len(chunk)
-            for digest in digests:
+            for digest in digests.values():
                 digest.update(chunk)
-    sha256, sha1, md5 = (d.hexdigest() for d in digests)
-    return FileFacts(name=path.name, size_bytes=size, sha256=sha256, sha1=sha1, md5=md5)
+    return size, {name: digest.hexdigest() for name, digest in digests.items()}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 (hex) of a file's exact bytes."""
+    return file_digests(path)[1]["sha256"]
+
+
+def hash_file(path: Path) -> FileFacts:
+    """Stream SHA-256, SHA-1 and MD5 over the exact bytes of the file."""
+    size, digests = file_digests(path, ("sha256", "sha1", "md5"))
+    return FileFacts(name=path.name, size_bytes=size, **digests)
 
 
 def observe_stat(st: os.stat_result) -> ObservedStat:
