@@ -154,7 +154,7 @@ def speaker_attributed_wer() -> dict:
         {"id": i, "start": p.start, "end": p.end, "text": p.text,
          "words": [{"start": w.start, "end": w.end, "text": w.word, "probability": w.probability} for w in p.words]}
         for i, p in enumerate(pieces)]}
-    speakers = diarize.speakers_stage(audio.samples, audio.sample_rate, None, diarize.SpeakerLimits())[0]
+    speakers = diarize.speakers_stage(audio.samples, audio.sample_rate, diarize.SpeakerOptions())[0]
     words = [w for seg in attribute_words(transcript, speakers)["segments"] for w in seg["words"]]
 
     reference: dict[str, list[str]] = {}

@@ -84,6 +84,9 @@ def build_recording(minutes: float, folder: Path) -> Path:
 def timed_stages(watch: MemoryWatch) -> None:
     """Wrap the pipeline's stage functions so each is timed and its memory peak kept apart."""
     from evidence_audio import authenticity
+    from evidence_audio.asr import transcribe
+    from evidence_audio.events import detector
+    from evidence_audio.speakers import diarize
 
     def wrap(owner, name: str, stage: str) -> None:
         original = getattr(owner, name)
@@ -95,10 +98,10 @@ def timed_stages(watch: MemoryWatch) -> None:
         setattr(owner, name, stage_function)
 
     wrap(pipeline, "take_in", "intake")
-    wrap(pipeline, "add_transcript", "transcript")
-    wrap(pipeline, "add_speakers", "speakers")
-    wrap(pipeline, "add_events", "events")
-    wrap(authenticity, "indicators", "authenticity")
+    wrap(transcribe, "transcript_stage", "transcript")
+    wrap(diarize, "speakers_stage", "speakers")
+    wrap(detector, "events_stage", "events")
+    wrap(authenticity, "authenticity_stage", "authenticity")
     wrap(pipeline, "confirm_unchanged", "input re-hashed")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -338,3 +338,62 @@ def load_models(engine_name: str, model: str, compute_type: str = "int8", thread
     engine = load_engine(engine_name, whisper_use, compute_type=compute_type, threads=threads)
     vad_model = load_vad(Path(vad_use.path) / "silero_vad.onnx")
     return engine, vad_model, [whisper_use, vad_use]
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """What the transcription stage is asked for (the transcription fields of ``pipeline.Settings``)."""
+
+    engine: str = "faster-whisper"  # or openai-whisper (the same weights, converted)
+    model: str = "base"  # base, tiny.en, a manifest name, or the path of an own model
+    compute_type: str = "int8"  # faster-whisper only
+    language: str | None = None  # forced language code; None: identified for each speech region
+    languages: tuple[str, ...] | None = None  # identification restricted to these codes
+    translate: bool = False  # an English translation beside every segment
+    speech_only: bool = True  # only the regions voice activity calls speech
+
+    def load(self):
+        """The loaded models this stage runs on: ``load_models``' (engine, VAD model, ModelUse list)."""
+        return load_models(self.engine, self.model, self.compute_type)
+
+
+def transcript_stage(samples: np.ndarray, sample_rate: int, options: TranscriptionOptions, *, loaded=None,
+                     progress: Update | None = None) -> tuple[dict, list]:
+    """The transcription stage: the report's ``analysis.transcript`` block and the models used.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        The analysis signal: float32, shape (n,), mono, in [-1, 1].
+    sample_rate : int
+        Its rate in Hz; must be ``intake.ANALYSIS_RATE`` (16000).
+    options : TranscriptionOptions
+        Engine, model, languages, translation and speech-only setting.
+    loaded : tuple, optional
+        ``options.load()``'s result, kept by a caller that analyses many recordings; loaded here if None.
+    progress : callable, optional
+        ``progress(seconds_done, seconds_in_all)`` as the speech regions are decoded.
+
+    Returns
+    -------
+    block : dict
+        ``analysis.transcript`` as report/schema.json defines it (times in seconds, rounded to 1 ms).
+    models_used : list of models.ModelUse
+        The Whisper model and silero-vad, each with its verified file hashes.
+
+    Raises
+    ------
+    ValueError
+        ``sample_rate`` is not 16000.
+    EvidenceError
+        An unknown language code, or a language an English-only model cannot decode (exit 1).
+    ModelError
+        A model is missing or its files do not match the manifest (exit 6).
+    """
+    if sample_rate != ANALYSIS_RATE:
+        raise ValueError(f"the transcription stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+    engine, vad_model, used = loaded or options.load()
+    transcript = transcribe(engine, used[0].name, vad_model, samples, language=options.language,
+                            languages=list(options.languages) if options.languages else None,
+                            english=options.translate, speech_only=options.speech_only, progress=progress)
+    return transcript.to_record(), list(used)

@@ -175,19 +175,54 @@ def _centroids(annotation: Annotation, embeddings) -> dict[str, np.ndarray]:
             if np.all(np.isfinite(row)) and np.any(row)}
 
 
-def speakers_stage(samples: np.ndarray, sample_rate: int, source: str | None, limits: SpeakerLimits,
-                   progress: Update | None = None, diarizer: Diarizer | None = None,
-                   centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
-    """The report's speakers block for a recording, and the models used to make it.
+@dataclass(frozen=True)
+class SpeakerOptions:
+    """What the speakers stage is asked for (the diarization fields of ``pipeline.Settings``)."""
 
-    ``diarizer``: one already loaded from ``source`` (default: loaded here). ``centroids``, when given,
-    receives each speaker's centroid (label -> float32 (dimension,); see ``Diarization.centroids``).
+    pipeline: str | None = None  # a local pyannote pipeline folder or a hub id; None: the default pipeline
+    limits: SpeakerLimits = SpeakerLimits()
+
+    def load(self) -> Diarizer:
+        return load(self.pipeline)
+
+
+def speakers_stage(samples: np.ndarray, sample_rate: int, options: SpeakerOptions, *, loaded: Diarizer | None = None,
+                   progress: Update | None = None, centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
+    """The speakers stage: the report's ``analysis.speakers`` block and the models used.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        Mono float32 waveform, shape (n,), in [-1, 1] (the 16 kHz analysis signal in the pipeline).
+    sample_rate : int
+        Its rate in Hz (pyannote resamples anything else to 16 kHz).
+    options : SpeakerOptions
+        The pipeline to load and the speaker-count limits.
+    loaded : Diarizer, optional
+        ``options.load()``'s result, kept by a caller that analyses many recordings; loaded here if None.
+    progress : callable, optional
+        ``progress(completed, total)`` from pyannote's step counts.
+    centroids : dict, optional
+        Receives each speaker's centroid (label -> float32 (dimension,); see ``Diarization.centroids``).
+
+    Returns
+    -------
+    block : dict
+        ``analysis.speakers``: turns, overlaps and talk time (seconds, rounded to 1 ms), labels SPEAKER_1..
+        in order of first speech.
+    models_used : list of models.ModelUse
+        The segmentation and embedding models (or the user's pipeline folder), with their file hashes.
+
+    Raises
+    ------
+    ModelError
+        A model or pipeline is missing, unreadable or does not match the manifest (exit 6).
     """
-    diarizer = diarizer or load(source)
-    diarization = diarize(samples, sample_rate, diarizer, limits, progress)
+    diarizer = loaded or options.load()
+    diarization = diarize(samples, sample_rate, diarizer, options.limits, progress)
     if centroids is not None:
         centroids.update(diarization.centroids)
-    return speakers_block(diarization), diarizer.models
+    return speakers_block(diarization), list(diarizer.models)
 
 
 def _progress_hook(progress: Update) -> Callable[..., None]:
