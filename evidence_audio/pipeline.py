@@ -186,7 +186,3 @@ def write_report(record: dict, out_dir: str | Path, overwrite: bool = False, sam
         files = {**files, custody.CUSTODY_NAME: log,
                  **(signing.signed_files(files, *signer, log) if signer else {})}
         return write_folder(Path(out_dir), files, overwrite=overwrite, inputs=inputs)
-
-
-def default_output_dir(path: str | Path) -> Path:
-    return Path.cwd() / f"{Path(path).name}.evidence"

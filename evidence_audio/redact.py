@@ -29,7 +29,7 @@ from .encode import FORMATS, encode, lossless_format
 from .errors import InputError, UsageError, VerificationError
 from .intake import Intake, NativeAudio, decode_native
 from .provenance import utc_now
-from .report.canonical import integrity_digest, seal
+from .report.canonical import integrity_digest, render, seal
 from .values import seconds
 
 SCHEMA_ID = "evidence-audio/derivation/v1"
@@ -136,6 +136,50 @@ def word_ranges(report: dict, words: list[str], pad: float = WORD_PAD_S) -> list
     return found
 
 
+def plan_operations(intake: Intake, ranges: str | None = None, mode: str | None = None, speaker: str | None = None,
+                    speaker_report: str | Path | None = None, words: list[str] | None = None,
+                    words_report: str | Path | None = None) -> list[Operation]:
+    """The operations a redaction request names, in the order given.
+
+    Parameters
+    ----------
+    intake : Intake
+        The recording to redact (ranges are checked against its duration, reports against its SHA-256).
+    ranges : str, optional
+        START-END ranges as :func:`parse_ranges` reads them (seconds, m:ss or h:mm:ss).
+    mode : str, optional
+        One of ``MODES`` for every operation; default bleep for ranges and words, disguise for a speaker.
+    speaker, speaker_report : str, path, optional
+        Every turn of this speaker label in this report.json (or its folder).
+    words, words_report : list of str, path, optional
+        Every transcript word of this list in this report.json, padded by ``WORD_PAD_S``.
+
+    Returns
+    -------
+    list of Operation
+        (mode, start s, end s, reason) for each stretch; possibly empty.
+
+    Raises
+    ------
+    UsageError
+        A malformed range, a range outside the recording, an unknown speaker or a report without the
+        block needed (exit 2).
+    InputError
+        A report that cannot be read (exit 3).
+    VerificationError
+        A report that fails its integrity check or describes another file (exit 5).
+    """
+    operations = [Operation(mode or "bleep", a, b, "range given")
+                  for a, b in parse_ranges(ranges or "", intake.audio.native_duration_s)]
+    if speaker:
+        operations += [Operation(mode or "disguise", a, b, f"speaker {speaker}")
+                       for a, b in speaker_ranges(load_report(speaker_report, intake), speaker)]
+    if words:
+        operations += [Operation(mode or "bleep", a, b, f"word '{w}'")
+                       for a, b, w in word_ranges(load_report(words_report, intake), words)]
+    return operations
+
+
 def _fade(n: int, rate: int) -> np.ndarray:
     """Raised-cosine gain, 0 at both ends and 1 in the middle, over n samples."""
     k = min(int(FADE_S * rate), n // 2)
@@ -234,4 +278,21 @@ def redact(intake: Intake, operations: list[Operation], suffix: str | None = Non
         "created_utc": utc_now(),
     }
     return name, data, seal(record)
+
+
+def redaction_files(intake: Intake, operations: list[Operation],
+                    suffix: str | None = None) -> tuple[dict, dict[str, bytes]]:
+    """The sealed derivation record and the files of a redaction folder (the derivative, derivation.json)."""
+    name, data, record = redact(intake, operations, suffix)
+    return record, {name: data, "derivation.json": render(record)}
+
+
+def log_in_custody(reports: list[Path], record: dict, folder: Path) -> None:
+    """A ``redact`` entry in the custody log of each report a redaction read (speakers, words)."""
+    from .custody import log_derived
+
+    name = record["derivative"]["file_name"]
+    for source in dict.fromkeys(reports):
+        log_derived(source, "redact", {"derivative_sha256": record["derivative"]["sha256"],
+                                       "output": str(folder / name), "operations": len(record["operations"])})
 
