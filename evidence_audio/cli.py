@@ -163,8 +163,6 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
     from .progress import for_stderr as progress_for_stderr
     from .report.output import check_output_folder, default_output_folder
 
-    if min_speakers and max_speakers and min_speakers > max_speakers:
-        raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
     from .asr.transcribe import parse_languages
 
     languages = parse_languages(candidates)

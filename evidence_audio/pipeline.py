@@ -15,6 +15,7 @@ from .report.canonical import seal
 from .report.formats import render_folder
 from .report.output import write_folder
 from .report.record import build_record, evidence_block
+from .speakers import SpeakerLimits
 from .progress import NoProgress, Progress, Update
 
 
@@ -43,6 +44,12 @@ class Settings:
     # How report.html presents the audio (no effect on the analysis; see report/formats/listening.py):
     embed_audio: bool = True  # embed a compressed listening copy of the analysis signal
     link_audio: str | None = None  # instead, play the original from this path relative to the report folder
+
+    def __post_init__(self):
+        self.speaker_limits()  # raises UsageError (exit 2) for impossible speaker counts, before any work
+
+    def speaker_limits(self) -> SpeakerLimits:
+        return SpeakerLimits(self.num_speakers, self.min_speakers, self.max_speakers)
 
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
@@ -120,10 +127,9 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
         record("transcript", *transcript_stage(samples, rate, options, loaded=loaded, progress=update))
     if settings.diarize:
         from .speakers.attribution import attribute_words
-        from .speakers.diarize import SpeakerLimits, SpeakerOptions, speakers_stage
+        from .speakers.diarize import SpeakerOptions, speakers_stage
 
-        options = SpeakerOptions(settings.diarization_pipeline,
-                                 SpeakerLimits(settings.num_speakers, settings.min_speakers, settings.max_speakers))
+        options = SpeakerOptions(settings.diarization_pipeline, settings.speaker_limits())
         with progress.stage("speakers") as update:
             loaded = _loaded(models, ("diarizer", options.pipeline), options.load)
             record("speakers", *speakers_stage(samples, rate, options, loaded=loaded, progress=update,

@@ -36,6 +36,7 @@ from ..errors import ModelError
 from ..progress import Update
 from ..models import ModelUse
 from ..values import seconds
+from . import SpeakerLimits
 from .campplus import CAMPPlusEmbedding
 
 SEGMENTATION_MODEL = "pyannote-segmentation-3.0"
@@ -51,23 +52,6 @@ SEGMENTATION = {"min_duration_off": 0.0}
 CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7045654963945799}
 PIPELINE_OPTIONS = {"segmentation_step": 0.1, "embedding_exclude_overlap": True}
 BATCH_SIZE = 32
-
-
-@dataclass(frozen=True)
-class SpeakerLimits:
-    num_speakers: int | None = None
-    min_speakers: int | None = None
-    max_speakers: int | None = None
-
-    def __post_init__(self):
-        low, high = self.min_speakers, self.max_speakers
-        if any(n is not None and n < 1 for n in (self.num_speakers, low, high)):
-            raise ValueError("speaker counts must be at least 1")
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"min_speakers {low} is more than max_speakers {high}")
-
-    def to_kwargs(self) -> dict:
-        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass
