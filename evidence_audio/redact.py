@@ -15,7 +15,6 @@ Words stay partly intelligible, as whispered speech with another vocal tract.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from .encode import FORMATS, encode, lossless_format
 from .errors import InputError, UsageError, VerificationError
 from .intake import Intake, NativeAudio, decode_native
 from .provenance import utc_now
-from .report.canonical import integrity_digest, render, seal
+from .report.canonical import render, seal
 from .values import seconds
 
 SCHEMA_ID = "evidence-audio/derivation/v1"
@@ -94,15 +93,23 @@ def parse_ranges(text: str, duration_s: float | None = None) -> list[tuple[float
 
 
 def load_report(path: Path, intake: Intake) -> dict:
-    """Read a report.json (or its folder), check its seal and that it describes this recording."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "report.json"
+    """Read a report.json (or its folder), check its seal and that it describes this recording.
+
+    Read and checked by ``report.verify`` (``report_path``, ``check_report``); of its checks only the
+    integrity digest must pass here. Raises UsageError (2) for a rendering, InputError (3) for a
+    file that cannot be read or parsed, VerificationError (5) for a broken seal or another file's report.
+    """
+    from .report.verify import check_report, report_path
+
+    path = report_path(Path(path))
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise InputError(f"cannot read report {path}: {exc}") from None
-    if record.get("integrity", {}).get("digest") != integrity_digest(record):
+    checks, record = check_report(raw)
+    if record is None:
+        raise InputError(f"cannot read report {path}: {checks[0].detail}")
+    if not next(c.passed for c in checks if c.name == "integrity digest"):
         raise VerificationError(f"report {path} fails its integrity check; it was altered")
     if record.get("evidence", {}).get("hashes", {}).get("sha256") != intake.file.sha256:
         raise VerificationError(f"report {path} describes another file (SHA-256 differs from {intake.path.name})")
