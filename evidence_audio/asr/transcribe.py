@@ -15,27 +15,29 @@ from ..errors import EvidenceError
 from ..intake import ANALYSIS_RATE
 from ..progress import Update
 
-Clip = tuple[float, float]
+# (start, end) in seconds; the "clips" an engine decodes are these (Whisper's clip_timestamps)
+Interval = tuple[float, float]
 
 # Audio handed to an engine at once. Both engines compute the log-mel spectrogram of all they are
-# given (about 2.5 GB of working memory per hour), so a long recording goes in pieces of at most
+# given (about 2.5 GB of working memory per hour), so a long recording goes in chunks of at most
 # this much speech, cut between speech regions; a shorter recording goes whole.
-PIECE_S = 600.0
-PIECE_MARGIN_S = 1.0  # audio kept around a piece's clips, so the spectrogram's edges fall outside them
+CHUNK_S = 600.0
+CHUNK_MARGIN_S = 1.0  # audio kept around a chunk's clips, so the spectrogram's edges fall outside them
 
 
-def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[tuple[float, float, list[Clip]]]:
-    """(piece start, piece end, its clips relative to the start): the recording's clips in stretches
+def chunks(clips: list[Interval], duration: float,
+           limit: float = CHUNK_S) -> list[tuple[float, float, list[Interval]]]:
+    """(chunk start, chunk end, its clips relative to the start): the recording's clips in stretches
     of at most ``limit`` seconds (plus margins); a single clip longer than that is cut at the limit."""
     if duration <= limit:
         return [(0.0, duration, list(clips))]
-    cut: list[Clip] = []
+    cut: list[Interval] = []
     for start, end in clips:
         while end - start > limit:
             cut.append((start, start + limit))
             start += limit
         cut.append((start, end))
-    groups: list[list[Clip]] = []
+    groups: list[list[Interval]] = []
     for clip in cut:
         if groups and clip[1] - groups[-1][0][0] <= limit:
             groups[-1].append(clip)
@@ -48,11 +50,11 @@ def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[t
     return found
 
 
-def around(clips: list[Clip], duration: float) -> tuple[float, float]:
-    """(start, end) in seconds of the audio kept around ``clips``: PIECE_MARGIN_S on each side within
+def around(clips: list[Interval], duration: float) -> tuple[float, float]:
+    """(start, end) in seconds of the audio kept around ``clips``: CHUNK_MARGIN_S on each side within
     the recording, the start on the 10 ms frame grid."""
-    start = float(np.floor(max(0.0, clips[0][0] - PIECE_MARGIN_S) * 100) / 100)
-    return start, min(duration, clips[-1][1] + PIECE_MARGIN_S)
+    start = float(np.floor(max(0.0, clips[0][0] - CHUNK_MARGIN_S) * 100) / 100)
+    return start, min(duration, clips[-1][1] + CHUNK_MARGIN_S)
 
 
 LANGUAGE_WINDOW_S = 30.0  # Whisper identifies a language on at most 30 s of audio at a time
@@ -86,7 +88,7 @@ def restrict(ranked: list[tuple[str, float]], candidates: list[str] | None) -> l
     return sorted(((c, probabilities[c] / total) for c in candidates), key=lambda item: (-item[1], item[0]))
 
 
-def windows(clips: list[Clip], limit: float = LANGUAGE_WINDOW_S) -> list[Clip]:
+def windows(clips: list[Interval], limit: float = LANGUAGE_WINDOW_S) -> list[Interval]:
     """Each clip, cut into equal windows of at most ``limit`` seconds."""
     found = []
     for start, end in clips:
@@ -97,7 +99,7 @@ def windows(clips: list[Clip], limit: float = LANGUAGE_WINDOW_S) -> list[Clip]:
     return found
 
 
-def language_spans(engine, samples: np.ndarray, clips: list[Clip], forced: str | None,
+def language_spans(engine, samples: np.ndarray, clips: list[Interval], forced: str | None,
                    candidates: list[str] | None = None) -> list[LanguageSpan]:
     """The language of each clip (each <= 30 s window of it), identified from its own audio.
 
@@ -151,8 +153,8 @@ def _span_at(spans: list[LanguageSpan], t: float) -> LanguageSpan | None:
                default=None)
 
 
-def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decoding: Decoding, duration: float,
-            piece_s: float, local: bool = True) -> list[Segment]:
+def _decode(engine, samples: np.ndarray, clips: list[Interval], language: str, decoding: Decoding, duration: float,
+            chunk_s: float, local: bool = True) -> list[Segment]:
     """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed.
     ``local``: the engine gets only the audio around the clips (with margins, cut on the 10 ms frame
     grid), not the whole recording, whose spectrogram it would otherwise compute for every call."""
@@ -162,9 +164,9 @@ def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decod
         samples, duration = samples[round(offset * ANALYSIS_RATE):round(end * ANALYSIS_RATE)], end - offset
         clips = [(a - offset, b - offset) for a, b in clips]
     found = []
-    for start, end, piece_clips in pieces(clips, duration, piece_s):
-        piece = samples[round(start * ANALYSIS_RATE):round(end * ANALYSIS_RATE)]
-        for segment in engine.transcribe(piece, language, "transcribe", piece_clips, decoding):
+    for start, end, chunk_clips in chunks(clips, duration, chunk_s):
+        chunk = samples[round(start * ANALYSIS_RATE):round(end * ANALYSIS_RATE)]
+        for segment in engine.transcribe(chunk, language, "transcribe", chunk_clips, decoding):
             segment = segment.shifted(start + offset) if start + offset else segment
             segment.language = language
             found.append(suspect.remove_impossible_words(segment))
@@ -172,7 +174,7 @@ def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decod
 
 
 def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
-                      candidates: list[str] | None, decoding: Decoding, duration: float, piece_s: float) -> list[Segment]:
+                      candidates: list[str] | None, decoding: Decoding, duration: float, chunk_s: float) -> list[Segment]:
     """Segments of regions whose language was unsure (probability below LANGUAGE_SURE with a second
     language at SECOND_LANGUAGE or more, as where two languages share a region), each identified again on its own audio and, where another language
     wins, decoded again alone in that language. Segments under 1 s are left as they are."""
@@ -189,7 +191,7 @@ def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], span
             segment.language_probability = probability
             checked.append(segment)
             continue
-        again = _decode(engine, samples, [(segment.start, segment.end)], code, decoding, duration, piece_s)
+        again = _decode(engine, samples, [(segment.start, segment.end)], code, decoding, duration, chunk_s)
         for part in again:
             part.language_probability = probability
         checked += again
@@ -207,7 +209,7 @@ def too_fast(segment: Segment) -> bool:
 
 
 def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
-                   piece_s: float) -> list[Segment]:
+                   chunk_s: float) -> list[Segment]:
     """Segments with more text than their audio could hold, decoded again alone with Whisper's
     compression-ratio fallback on (a repetitive result is decoded again at the next temperature)."""
     with_fallback = replace(decoding, compression_ratio_threshold=suspect.THRESHOLDS.compression_ratio)
@@ -222,14 +224,14 @@ def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decodin
             checked += group
             continue
         again = _decode(engine, samples, [(group[0].start, group[-1].end)], group[0].language, with_fallback,
-                        duration, piece_s)
+                        duration, chunk_s)
         for part in again:
             part.language_probability, part.repetition_fallback = group[0].language_probability, True
         checked += again
     return checked
 
 
-def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Clip]:
+def uncovered(speech: list[Interval], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Interval]:
     """Stretches of ``speech`` at least ``min_s`` long that no transcribed word reaches (a word reaches
     ``WORD_REACH_S`` either side of itself; a segment without word times covers its span if it has text)."""
     covered = sorted([(w.start - WORD_REACH_S, w.end + WORD_REACH_S) for s in segments for w in s.words]
@@ -248,7 +250,8 @@ def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UN
     return found
 
 
-def translate(engine, samples: np.ndarray, segment: Segment, language: str, decoding: Decoding) -> tuple[str, list[str]]:
+def translate_segment(engine, samples: np.ndarray, segment: Segment, language: str,
+                      decoding: Decoding) -> tuple[str, list[str]]:
     """English for one segment, its audio decoded again with task=translate, and the reasons to doubt it."""
     piece = samples[int(segment.start * ANALYSIS_RATE):int(np.ceil(segment.end * ANALYSIS_RATE))]
     clip = [(0.0, len(piece) / ANALYSIS_RATE)]
@@ -257,37 +260,37 @@ def translate(engine, samples: np.ndarray, segment: Segment, language: str, deco
 
 
 def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
-               languages: list[str] | None = None, english: bool = False, speech_only: bool = True,
+               languages: list[str] | None = None, translate: bool = False, speech_only: bool = True,
                decoding: Decoding = DECODING, vad: VadOptions = VAD, progress: Update | None = None,
-               piece_s: float = PIECE_S) -> Transcript:
+               chunk_s: float = CHUNK_S) -> Transcript:
     """Transcribe 16 kHz mono samples, each speech region in its own language.
 
     ``language`` forces one language; ``languages`` restricts identification to these codes. With
-    ``english``, each segment gets an English translation, checked like the original. Speech (by
+    ``translate``, each segment gets an English translation, checked like the original. Speech (by
     voice activity) that no word covers is decoded again on its own; what stays without words is
     listed in ``Transcript.untranscribed``. Raises EvidenceError on an unknown language code.
     """
     duration = len(samples) / ANALYSIS_RATE
     speech = speech_regions(vad_model, samples, vad)
-    if english and not engine.multilingual:
+    if translate and not engine.multilingual:
         raise EvidenceError("--translate needs a multilingual model (not an English-only one)")
     clips = speech if speech_only else [(0.0, duration)]
     spans = language_spans(engine, samples, clips, language, languages) if clips else []
     guess = overall_language(spans, language, languages)
     segments: list[Segment] = []
-    runs: list[tuple[str, list[Clip]]] = []
+    runs: list[tuple[str, list[Interval]]] = []
     for span in spans:  # consecutive spans of one language are decoded together
         if runs and runs[-1][0] == span.code:
             runs[-1][1].append((span.start, span.end))
         else:
             runs.append((span.code, [(span.start, span.end)]))
-    for code, run in runs:  # one language throughout: the recording goes as before, whole or in pieces
-        segments += _decode(engine, samples, run, code, decoding, duration, piece_s, local=len(runs) > 1)
+    for code, run in runs:  # one language throughout: the recording goes as before, whole or in chunks
+        segments += _decode(engine, samples, run, code, decoding, duration, chunk_s, local=len(runs) > 1)
         if progress and segments:
             progress(min(segments[-1].end, duration), duration)
     if not language:
-        segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, piece_s)
-    segments = redecode_loops(engine, samples, segments, decoding, duration, piece_s)
+        segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, chunk_s)
+    segments = redecode_loops(engine, samples, segments, decoding, duration, chunk_s)
     untranscribed = []
     fine = []  # the finer voice-activity pass runs only where the speech regions leave a gap
     for a, b in uncovered(speech, segments):
@@ -297,7 +300,7 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
         for start, end in uncovered(fine, segments):
             code = _span_at(spans, (start + end) / 2).code if spans else (language or "en")
             a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
-            again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, piece_s) if s.words]
+            again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, chunk_s) if s.words]
             kept = [s for s in again if not suspect.reasons(s, speech)]  # doubtful text here is most often noise
             for segment in kept:
                 segment.decoded_alone = True
@@ -313,9 +316,9 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
         if segment.language_probability is None and span is not None and span.code == segment.language:
             segment.language_probability = span.probability
         segment.suspect_reasons = suspect.reasons(segment, speech)
-    if english:
+    if translate:
         for segment in segments:
-            segment.translation, segment.translation_suspect_reasons = translate(
+            segment.translation, segment.translation_suspect_reasons = translate_segment(
                 engine, samples, segment, segment.language or guess.code, decoding)
     if progress:
         progress(duration, duration)
@@ -395,5 +398,5 @@ def transcript_stage(samples: np.ndarray, sample_rate: int, options: Transcripti
     engine, vad_model, used = loaded or options.load()
     transcript = transcribe(engine, used[0].name, vad_model, samples, language=options.language,
                             languages=list(options.languages) if options.languages else None,
-                            english=options.translate, speech_only=options.speech_only, progress=progress)
+                            translate=options.translate, speech_only=options.speech_only, progress=progress)
     return transcript.to_record(), list(used)
