@@ -22,12 +22,11 @@ import jiwer
 import numpy as np
 from whisper.normalizers import BasicTextNormalizer, EnglishTextNormalizer
 
-from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import load_models, transcribe
+from evidence_audio.intake import ANALYSIS_RATE, decode_file
+from evidence_audio.asr.transcribe import load_models, transcribe
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
 CHARACTER_LANGUAGES = ("ja", "ko")
-SR = 16000
 
 
 def items(sets: list[str], noises: list[str], snrs: list[str], limit: int) -> list[tuple[str, Path, str, str]]:
@@ -82,7 +81,7 @@ def run_pipeline(args, clips) -> dict[str, list]:
         transcript = transcribe(engine, used[0].name, vad_model, samples, language=forced)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         text = " ".join(s.text for s in transcript.segments)
-        results.append((group, language, reference, text, len(samples) / SR, elapsed, transcript.language.code, cpu))
+        results.append((group, language, reference, text, len(samples) / ANALYSIS_RATE, elapsed, transcript.language.code, cpu))
     return results
 
 
@@ -95,16 +94,16 @@ def run_batched(args, clips) -> list:
     use = resolve_model("faster-whisper", args.model)
     model = WhisperModel(use.path, device="cpu", compute_type=args.compute_type, cpu_threads=args.threads)
     pipeline = BatchedInferencePipeline(model)
-    gap = np.zeros(SR, dtype=np.float32)
+    gap = np.zeros(ANALYSIS_RATE, dtype=np.float32)
     results = []
     for language in sorted({c[3] for c in clips}):
         chosen = [c for c in clips if c[3] == language]
         audio, bounds = [], []
         for _, path, _, _ in chosen:
             samples = decode_file(path).samples
-            start = sum(len(a) for a in audio) / SR
+            start = sum(len(a) for a in audio) / ANALYSIS_RATE
             audio += [samples, gap]
-            bounds.append((start, start + len(samples) / SR))
+            bounds.append((start, start + len(samples) / ANALYSIS_RATE))
         joined = np.concatenate(audio)
         started, cpu_started = time.perf_counter(), time.process_time()
         segments, _ = pipeline.transcribe(joined, language=language, beam_size=5, batch_size=args.batch_size,

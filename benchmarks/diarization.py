@@ -3,7 +3,7 @@
 Data: ../shared/eval/diar_pyannote_sample (1 file) and diar_pyannote_debug (the 12 clips present:
 trn00-trn09, dev00-dev01; each scored on its UEM). DER is reported at collar 0 and 0.25 s with
 overlapping speech scored. ``--tune`` sweeps the clustering threshold on trn00-trn09 only; the
-shipped threshold is pyannote's own (see ``evidence_audio/diarize.py`` for why).
+shipped threshold is pyannote's own (see ``evidence_audio/speakers/diarize.py`` for why).
 
     .venv/bin/python benchmarks/diarization.py                # evaluate, JSON on stdout
     .venv/bin/python benchmarks/diarization.py --record       # ... and write DER into data/error_rates.json
@@ -31,8 +31,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evidence_audio import diarize  # noqa: E402
-from evidence_audio.intake import decode_file  # noqa: E402
+from evidence_audio.speakers import diarize  # noqa: E402
+from evidence_audio.intake import ANALYSIS_RATE, decode_file  # noqa: E402
 from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
 from pyannote.database.util import load_rttm, load_uem  # noqa: E402
 from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
@@ -140,13 +140,13 @@ def long_file(minutes: float) -> dict:
     """Diarize a long recording made by concatenating the debug files; time and peak memory."""
     pieces = [decode_file(p).samples for p in sorted(DEBUG.glob("*.wav"))]
     one_pass = np.concatenate(pieces)
-    repeats = int(np.ceil(minutes * 60 * 16000 / one_pass.size))
-    samples = np.tile(one_pass, repeats)[: int(minutes * 60 * 16000)]
+    repeats = int(np.ceil(minutes * 60 * ANALYSIS_RATE / one_pass.size))
+    samples = np.tile(one_pass, repeats)[: int(minutes * 60 * ANALYSIS_RATE)]
     del pieces, one_pass
     diarizer = diarize.load()
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     begin = time.perf_counter()
-    result = diarize.diarize(samples, 16000, diarizer, diarize.SpeakerLimits())
+    result = diarize.diarize(samples, ANALYSIS_RATE, diarizer, diarize.SpeakerLimits())
     elapsed = time.perf_counter() - begin
     return {"minutes": minutes, "elapsed_s": round(elapsed, 1), "real_time_factor": round(elapsed / (minutes * 60), 4),
             "peak_rss_mib_before": round(rss_before, 1),
@@ -165,7 +165,7 @@ def speaker_attributed_wer() -> dict:
     from faster_whisper import WhisperModel
 
     from evidence_audio import models
-    from evidence_audio.attribution import attribute_words
+    from evidence_audio.speakers.attribution import attribute_words
 
     audio = decode_file(SAMPLE / "sample.wav")
     whisper = WhisperModel(models.require("whisper-base").path, device="cpu", compute_type="int8", cpu_threads=1)
@@ -175,7 +175,7 @@ def speaker_attributed_wer() -> dict:
         {"id": i, "start": p.start, "end": p.end, "text": p.text,
          "words": [{"start": w.start, "end": w.end, "text": w.word, "probability": w.probability} for w in p.words]}
         for i, p in enumerate(pieces)]}
-    speakers = diarize.speakers_stage(audio.samples, audio.sample_rate, None, diarize.SpeakerLimits())[0]
+    speakers = diarize.speakers_stage(audio.samples, audio.sample_rate, diarize.SpeakerOptions())[0]
     words = [w for seg in attribute_words(transcript, speakers)["segments"] for w in seg["words"]]
 
     reference: dict[str, list[str]] = {}
@@ -213,8 +213,8 @@ def clustering_memory(num_embeddings: int, bounded: bool) -> dict:
     """
     from pyannote.audio.pipelines.clustering import AgglomerativeClustering
 
-    from evidence_audio.clustering import BoundedAgglomerativeClustering
-    from evidence_audio.speaker_embedding import EMBEDDING_SIZE
+    from evidence_audio.speakers.clustering import BoundedAgglomerativeClustering
+    from evidence_audio.speakers.campplus import EMBEDDING_SIZE
 
     clustering = BoundedAgglomerativeClustering() if bounded else AgglomerativeClustering(metric="cosine")
     clustering.instantiate(diarize.CLUSTERING)

@@ -98,7 +98,7 @@ def cache_path(clip: Clip) -> Path:
 
 def read_audio(path: Path) -> np.ndarray:
     """16 kHz mono float32 via the project's decoder; soundfile where PyAV rejects the file's tags."""
-    from evidence_audio.intake import decode_file
+    from evidence_audio.intake import ANALYSIS_RATE, decode_file
 
     try:
         return decode_file(path).samples
@@ -107,7 +107,7 @@ def read_audio(path: Path) -> np.ndarray:
         import soundfile
 
         data, rate = soundfile.read(path, dtype="float32", always_2d=True)
-        return librosa.resample(data.mean(axis=1), orig_sr=rate, target_sr=16000, res_type="soxr_hq")
+        return librosa.resample(data.mean(axis=1), orig_sr=rate, target_sr=ANALYSIS_RATE, res_type="soxr_hq")
 
 
 def load_frames(clip: Clip, encoder) -> "Frames":

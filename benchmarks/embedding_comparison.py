@@ -35,7 +35,7 @@ from diarization import DEBUG, SAMPLE, debug_uris, joined, load_item, score  # n
 from pyannote.audio.core.model import Model  # noqa: E402
 from resemblyzer import VoiceEncoder, audio, hparams  # noqa: E402
 
-from evidence_audio import diarize  # noqa: E402
+from evidence_audio.speakers import diarize  # noqa: E402
 
 WINDOW = hparams.sampling_rate * hparams.mel_window_length // 1000  # one 25 ms mel frame, 400 samples
 PARTIALS_PER_S, MIN_COVERAGE = 1.3, 0.75  # VoiceEncoder.embed_utterance's defaults

@@ -28,10 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evidence_audio import pipeline  # noqa: E402
-from evidence_audio.intake import decode_file  # noqa: E402
+from evidence_audio.intake import ANALYSIS_RATE, decode_file  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
-RATE = 16000
 
 
 class MemoryWatch:
@@ -75,16 +74,19 @@ def build_recording(minutes: float, folder: Path) -> Path:
     """Real meeting speech repeated to ``minutes``, as a 16 kHz FLAC file."""
     sources = sorted((EVAL / "diar_pyannote_debug").glob("*.wav")) + [EVAL / "diar_pyannote_sample" / "sample.wav"]
     one_pass = np.concatenate([decode_file(p).samples for p in sources])
-    length = int(minutes * 60 * RATE)
+    length = int(minutes * 60 * ANALYSIS_RATE)
     samples = np.tile(one_pass, int(np.ceil(length / one_pass.size)))[:length]
     path = folder / f"meetings-{minutes:g}min.flac"
-    soundfile.write(path, samples, RATE, subtype="PCM_16")
+    soundfile.write(path, samples, ANALYSIS_RATE, subtype="PCM_16")
     return path
 
 
 def timed_stages(watch: MemoryWatch) -> None:
     """Wrap the pipeline's stage functions so each is timed and its memory peak kept apart."""
     from evidence_audio import authenticity
+    from evidence_audio.asr import transcribe
+    from evidence_audio.events import detector
+    from evidence_audio.speakers import diarize
 
     def wrap(owner, name: str, stage: str) -> None:
         original = getattr(owner, name)
@@ -96,10 +98,10 @@ def timed_stages(watch: MemoryWatch) -> None:
         setattr(owner, name, stage_function)
 
     wrap(pipeline, "take_in", "intake")
-    wrap(pipeline, "add_transcript", "transcript")
-    wrap(pipeline, "add_speakers", "speakers")
-    wrap(pipeline, "add_events", "events")
-    wrap(authenticity, "indicators", "authenticity")
+    wrap(transcribe, "transcript_stage", "transcript")
+    wrap(diarize, "speakers_stage", "speakers")
+    wrap(detector, "events_stage", "events")
+    wrap(authenticity, "authenticity_stage", "authenticity")
     wrap(pipeline, "confirm_unchanged", "input re-hashed")
 
 

@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import load_models, transcribe
+from evidence_audio.intake import ANALYSIS_RATE, decode_file
+from evidence_audio.asr.transcribe import load_models, transcribe
 
 from asr import CHARACTER_LANGUAGES, EVAL, error_rate, normalise
 
-SR = 16000
 CLIPS = {"en": "asr_en_misc/jfk.flac", "ru": "asr_multilingual/pisets_ru.wav"}
 CLIPS |= {code: f"asr_multilingual/leopard_{code}.wav" for code in ("de", "fr", "es", "it", "pt", "ja", "ko")}
 
@@ -32,12 +31,12 @@ CLIPS |= {code: f"asr_multilingual/leopard_{code}.wav" for code in ("de", "fr", 
 def build(languages: list[str], gap_s: float) -> tuple[np.ndarray, list[tuple[str, float, float, str]]]:
     """The joined samples and (language, start s, end s, reference text) per part."""
     audio, parts, position = [], [], 0
-    silence = np.zeros(int(gap_s * SR), dtype=np.float32)
+    silence = np.zeros(int(gap_s * ANALYSIS_RATE), dtype=np.float32)
     for code in languages:
         path = EVAL / CLIPS[code]
         samples = decode_file(path).samples
         reference = path.with_suffix(".txt").read_text(encoding="utf-8").strip()
-        parts.append((code, position / SR, (position + len(samples)) / SR, reference))
+        parts.append((code, position / ANALYSIS_RATE, (position + len(samples)) / ANALYSIS_RATE, reference))
         audio += [samples, silence]
         position += len(samples) + len(silence)
     return np.concatenate(audio), parts
@@ -62,7 +61,7 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     right = total = 0
     values: dict[str, float] = {}
-    print(f"model={args.model} threads={args.threads} audio {len(samples) / SR:.1f} s in {elapsed:.1f} s")
+    print(f"model={args.model} threads={args.threads} audio {len(samples) / ANALYSIS_RATE:.1f} s in {elapsed:.1f} s")
     print(f"{'part':5} {'segments':>8} {'language ok':>11} {'metric':>6} {'error':>7}  languages found")
     for code, start, end, reference in parts:
         inside = [s for s in transcript.segments if start - 0.5 <= (s.start + s.end) / 2 < end + 0.5]
@@ -75,7 +74,7 @@ def main() -> None:
         print(f"{code:5} {len(inside):>8} {ok:>6}/{len(inside):<4} {metric:>6} {100 * error:>6.1f}%  {','.join(found)}")
     accuracy = right / total if total else 0.0
     print(f"per-segment language accuracy {100 * accuracy:.1f} % ({right}/{total}); "
-          f"{len(samples) / SR / elapsed:.2f}x real time")
+          f"{len(samples) / ANALYSIS_RATE / elapsed:.2f}x real time")
     if args.record:
         from evidence_audio.error_rates import Measure, record_measure
 

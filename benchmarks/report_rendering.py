@@ -23,6 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evidence_audio.intake import ANALYSIS_RATE  # noqa: E402
 from evidence_audio.pipeline import Settings, analyze_with_audio  # noqa: E402
 from evidence_audio.report.canonical import seal  # noqa: E402
 from evidence_audio.report.formats import FORMATS, manifest, parse_names  # noqa: E402
@@ -34,7 +35,7 @@ def shifted(items: list[dict], offset: float) -> list[dict]:
 
 def repeat(record: dict, samples: np.ndarray, copies: int) -> tuple[dict, np.ndarray]:
     """The record and signal repeated `copies` times end to end."""
-    span = len(samples) / 16000
+    span = len(samples) / ANALYSIS_RATE
     body = json.loads(json.dumps({k: v for k, v in record.items() if k != "integrity"}))
     analysis = body["analysis"]
     if "transcript" in analysis:
@@ -60,9 +61,9 @@ def main() -> None:
     parser.add_argument("--browser", action="store_true", help="open report.html in headless Chromium")
     args = parser.parse_args()
     record, samples = analyze_with_audio(ROOT / "examples" / "sample.wav", Settings())
-    copies = max(1, round(args.minutes * 60 / (len(samples) / 16000)))
+    copies = max(1, round(args.minutes * 60 / (len(samples) / ANALYSIS_RATE)))
     record, samples = repeat(record, samples, copies)
-    out = {"minutes": round(len(samples) / 16000 / 60, 2), "blocks": sorted(record["analysis"]),
+    out = {"minutes": round(len(samples) / ANALYSIS_RATE / 60, 2), "blocks": sorted(record["analysis"]),
            "segments": len(record["analysis"].get("transcript", {}).get("segments", [])), "files": {}}
     files = {}
     for fmt in FORMATS:

@@ -17,7 +17,7 @@ import numpy as np
 
 from distress_data import EVAL, Clip, read_audio
 
-SR = 16000
+from evidence_audio.intake import ANALYSIS_RATE as SR
 SCENE_S = 30.0
 SNRS_DB = (-5.0, 0.0, 5.0, 10.0)
 SPEECH_TO_CAR_DB = 5.0

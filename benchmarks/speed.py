@@ -59,12 +59,12 @@ STAGE_LINE = re.compile(r"^evidence-audio: (.+) done in ([0-9.]+) s$")
 
 def joined_debug_clips(folder: Path) -> Path:
     """The 12 shared diar_pyannote_debug clips joined into one 16 kHz file (about 6 minutes)."""
-    from evidence_audio.intake import decode_file
+    from evidence_audio.intake import ANALYSIS_RATE, decode_file
 
     clips = sorted((EVAL / "diar_pyannote_debug").glob("*.wav"))
     samples = np.concatenate([decode_file(p).samples for p in clips])
     path = folder / "debug-joined.wav"
-    soundfile.write(path, samples, 16000, subtype="PCM_16")
+    soundfile.write(path, samples, ANALYSIS_RATE, subtype="PCM_16")
     return path
 
 

@@ -27,13 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from evidence_audio.audio_io import encode
+from evidence_audio.encode import encode
 from evidence_audio.authenticity import discontinuity, enf
 from evidence_audio.compare import compare_signals
-from evidence_audio.intake import decode_file
+from evidence_audio.intake import ANALYSIS_RATE, decode_file
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
-RATE = 16000
 CONDITIONS = [  # (suffix, bit rate, sample rate, channels, gain dB)
     (".wav", None, 16000, 1, 0.0),
     (".mp3", 128000, 44100, 2, 0.0),
@@ -53,7 +52,7 @@ def _repost(x: np.ndarray, condition, work: Path) -> np.ndarray:
     import soxr
 
     suffix, bit_rate, rate, channels, gain = condition
-    y = soxr.resample(x * 10 ** (gain / 20), RATE, rate) if rate != RATE else x * 10 ** (gain / 20)
+    y = soxr.resample(x * 10 ** (gain / 20), ANALYSIS_RATE, rate) if rate != ANALYSIS_RATE else x * 10 ** (gain / 20)
     y = np.repeat(np.clip(y, -1, 1)[:, None], channels, axis=1)
     path = work / f"clip{suffix}"
     path.write_bytes(encode(y, rate, suffix, bit_rate))
@@ -69,8 +68,8 @@ def bench_compare(original: np.ndarray, unrelated: list[np.ndarray], trials: int
         found, errors, cut_errors, piece_counts, seconds = 0, [], [], [], []
         for _ in range(trials):
             length = rng.uniform(3, 10)
-            start = rng.uniform(0, len(original) / RATE - length)
-            clip = _repost(original[int(start * RATE):int((start + length) * RATE)], condition, work)
+            start = rng.uniform(0, len(original) / ANALYSIS_RATE - length)
+            clip = _repost(original[int(start * ANALYSIS_RATE):int((start + length) * ANALYSIS_RATE)], condition, work)
             t0 = time.perf_counter()
             result = compare_signals(original, clip)
             seconds.append(time.perf_counter() - t0)
@@ -78,10 +77,10 @@ def bench_compare(original: np.ndarray, unrelated: list[np.ndarray], trials: int
                 found += 1
                 errors.append(abs(result.pieces[0].offset_s - start) * 1000)
             # three pieces, in a different order than in the original
-            starts = sorted(rng.uniform(0, len(original) / RATE - 4, 3))
+            starts = sorted(rng.uniform(0, len(original) / ANALYSIS_RATE - 4, 3))
             lengths = rng.uniform(2, 4, 3)
             order = [2, 0, 1]
-            assembled = np.concatenate([original[int(starts[i] * RATE):int((starts[i] + lengths[i]) * RATE)] for i in order])
+            assembled = np.concatenate([original[int(starts[i] * ANALYSIS_RATE):int((starts[i] + lengths[i]) * ANALYSIS_RATE)] for i in order])
             result = compare_signals(original, _repost(assembled, condition, work))
             piece_counts.append(len(result.pieces))
             true_cuts = np.cumsum([lengths[i] for i in order])[:-1]
@@ -107,15 +106,15 @@ def bench_discontinuity(recordings: list[np.ndarray], others: list[np.ndarray]) 
     hits, total, false_alarms, minutes = 0, 0, 0, 0.0
     for i, x in enumerate(recordings):
         native = x[:, None]
-        block = discontinuity.examine(x, native, RATE)
+        block = discontinuity.examine(x, native, ANALYSIS_RATE)
         false_alarms += len(block["candidates"])
-        minutes += len(x) / RATE / 60
+        minutes += len(x) / ANALYSIS_RATE / 60
         other = others[i % len(others)]
         point = len(x) // 2
-        spliced = np.concatenate([x[:point], other[: 2 * RATE], x[point:]]).astype(np.float32)
-        block = discontinuity.examine(spliced, spliced[:, None], RATE)
+        spliced = np.concatenate([x[:point], other[: 2 * ANALYSIS_RATE], x[point:]]).astype(np.float32)
+        block = discontinuity.examine(spliced, spliced[:, None], ANALYSIS_RATE)
         times = [c["time"] for c in block["candidates"]]
-        for t in (point / RATE, point / RATE + min(2.0, len(other) / RATE)):
+        for t in (point / ANALYSIS_RATE, point / ANALYSIS_RATE + min(2.0, len(other) / ANALYSIS_RATE)):
             total += 1
             hits += any(abs(c - t) <= 0.1 for c in times)
     return {"splice_points": total, "splice_points_with_candidate": hits,
@@ -123,12 +122,12 @@ def bench_discontinuity(recordings: list[np.ndarray], others: list[np.ndarray]) 
 
 
 def bench_enf(speech: np.ndarray) -> dict:
-    t = np.arange(len(speech)) / RATE
+    t = np.arange(len(speech)) / ANALYSIS_RATE
     wander = 50.0 + 0.03 * np.sin(2 * np.pi * t / 10.0)
     rows = {}
     for level in (-40, -50, -60, -70, -80):
-        hum = 10 ** (level / 20) * np.sin(2 * np.pi * np.cumsum(wander) / RATE)
-        result = enf.examine((speech + hum).astype(np.float32), RATE).to_record()
+        hum = 10 ** (level / 20) * np.sin(2 * np.pi * np.cumsum(wander) / ANALYSIS_RATE)
+        result = enf.examine((speech + hum).astype(np.float32), ANALYSIS_RATE).to_record()
         error = None
         if result["detected"]:
             times = np.array(result["trace"]["time"])
@@ -151,9 +150,9 @@ def main() -> None:
     unrelated = _speech("noisy_speech_noizeus/clean/*.wav")[:4] + _speech("ravdess_subset/*.wav")[:4]
     with tempfile.TemporaryDirectory() as work:
         results = {
-            "original_s": round(len(original) / RATE, 1),
+            "original_s": round(len(original) / ANALYSIS_RATE, 1),
             "compare": bench_compare(original, unrelated, args.trials, Path(work)),
-            "discontinuity": bench_discontinuity([r for r in recordings if len(r) > 3 * RATE], unrelated),
+            "discontinuity": bench_discontinuity([r for r in recordings if len(r) > 3 * ANALYSIS_RATE], unrelated),
             "enf": bench_enf(recordings[-1]),
             "threads": os.environ.get("OMP_NUM_THREADS", "default"),
         }

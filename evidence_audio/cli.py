@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import signal
@@ -14,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .asr import ENGINES
 from .errors import EvidenceError, Interrupted
 from .escaping import printable
 
@@ -113,7 +113,7 @@ def main() -> None:
               help="Report files to write: all, or a comma-separated list of json, html, pdf, srt, vtt, txt, "
                    "rttm, audio (report.json and manifest.sha256 are always written; html brings audio, "
                    "the listening copy it embeds).")
-@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default="faster-whisper",
+@click.option("--engine", type=click.Choice(ENGINES), default="faster-whisper",
               show_default=True, help="Whisper engine (both run the same verified weights).")
 @click.option("--model", "whisper_model", default="base", show_default=True, metavar="NAME|PATH",
               help="base, tiny.en, or your own model: a CTranslate2 Whisper folder or an openai-whisper .pt "
@@ -159,13 +159,11 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
             sign_key: Path | None, passphrase_file: Path | None,
             embed_audio: bool, link_audio: str | None) -> None:
     """Analyse RECORDING and write a hashed report folder (with custody.jsonl; signed with --sign)."""
-    from .pipeline import Settings, analyze_with_audio, default_output_dir, write_report
+    from .pipeline import Settings, analyze_with_audio, write_report
     from .progress import for_stderr as progress_for_stderr
-    from .report.output import check_output_folder
+    from .report.output import check_output_folder, default_output_folder
 
-    if min_speakers and max_speakers and min_speakers > max_speakers:
-        raise click.UsageError(f"--min-speakers {min_speakers} is more than --max-speakers {max_speakers}")
-    from .transcribe import parse_languages
+    from .asr.transcribe import parse_languages
 
     languages = parse_languages(candidates)
     if language and languages:
@@ -178,7 +176,7 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
                         translate=translate, speech_only=not all_audio,
                         record_path=record_path, stream=stream,
                         embed_audio=embed_audio and not link_audio, link_audio=link_audio)
-    out_dir = check_output_folder(output or default_output_dir(recording), [recording], overwrite)
+    out_dir = check_output_folder(output or default_output_folder(recording, "evidence"), [recording], overwrite)
     signer = _signer(sign_key, passphrase_file, examiner) if sign_key else None  # asked before the long part
     with progress_for_stderr(quiet) as progress:
         record, samples = analyze_with_audio(recording, settings, progress)
@@ -253,11 +251,10 @@ def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool
     """Find where CLIP comes from in ORIGINAL: offset, similarity, pieces, cut points, what differs.
     Exits 8 (after writing the folder) when no part of CLIP is found in ORIGINAL."""
     from .compare import compare_files, summary
-    from .report.output import check_output_folder, write_folder
+    from .report.output import write_side_folder
 
-    out_dir = check_output_folder(output or Path.cwd() / f"{clip.name}.compare", [original, clip], overwrite)
-    record, files = compare_files(original, clip)
-    out = write_folder(out_dir, files, overwrite=overwrite, inputs=[original, clip])
+    out, record, files = write_side_folder(output, "compare", clip, [original, clip], overwrite,
+                                           lambda: compare_files(original, clip))
     _echo(*(files["compare.json"].decode("utf-8").split("\n") if as_json else summary(record["comparison"])))
     _echo(f"written: {out}", err=as_json)
     sys.exit(0 if record["comparison"]["found"] else 8)
@@ -274,11 +271,10 @@ def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool
 def indicators(recording: Path, output: Path | None, overwrite: bool, mains: str | None, as_json: bool) -> None:
     """Authenticity indicators of RECORDING (metadata, discontinuities, mains hum), never verdicts."""
     from .authenticity import indicator_files, summary
-    from .report.output import check_output_folder, write_folder
+    from .report.output import write_side_folder
 
-    out_dir = check_output_folder(output or Path.cwd() / f"{recording.name}.indicators", [recording], overwrite)
-    record, files = indicator_files(recording, int(mains) if mains else None)
-    out = write_folder(out_dir, files, overwrite=overwrite, inputs=[recording])
+    out, record, files = write_side_folder(output, "indicators", recording, [recording], overwrite,
+                                           lambda: indicator_files(recording, int(mains) if mains else None))
     _echo(*(files["indicators.json"].decode("utf-8").split("\n") if as_json else summary(record["authenticity"])))
     _echo(f"written: {out}", err=as_json)
 
@@ -303,31 +299,25 @@ def redact(recording: Path, ranges: str | None, speaker: str | None, report_path
            output: Path | None, overwrite: bool) -> None:
     """Write a publishable copy of RECORDING with ranges bleeped, muted or a voice disguised,
     and derivation.json tying the copy to the evidence (both SHA-256, operations, times)."""
-    from .custody import log_derived
     from .intake import take_in
-    from .redact import Operation, load_report, parse_ranges, redact as run, speaker_ranges, word_ranges
-    from .report.canonical import render
-    from .report.output import check_output_folder, write_folder
+    from .redact import log_in_custody, plan_operations, redaction_files
+    from .report.output import write_side_folder
 
     if speaker and not report_path:
         raise click.UsageError("--speaker needs --report report.json")
     if bool(words_from) != bool(words):
         raise click.UsageError("--words-from and --words go together")
-    evidence = [recording, *(p for p in (report_path, words_from) if p)]
-    out_dir = check_output_folder(output or Path.cwd() / f"{recording.name}.redacted", evidence, overwrite)
-    intake = take_in(recording)
-    operations = [Operation(mode or "bleep", a, b, "range given") for a, b in parse_ranges(ranges or "", intake.audio.native_duration_s)]
-    if speaker:
-        operations += [Operation(mode or "disguise", a, b, f"speaker {speaker}")
-                       for a, b in speaker_ranges(load_report(report_path, intake), speaker)]
-    if words_from:
-        operations += [Operation(mode or "bleep", a, b, f"word '{w}'")
-                       for a, b, w in word_ranges(load_report(words_from, intake), words.split(","))]
-    name, data, record = run(intake, operations, f".{suffix}" if suffix else None)
-    out = write_folder(out_dir, {name: data, "derivation.json": render(record)}, overwrite=overwrite, inputs=evidence)
-    for source in dict.fromkeys(p for p in (report_path, words_from) if p):
-        log_derived(source, "redact", {"derivative_sha256": record["derivative"]["sha256"], "output": str(out / name),
-                                       "operations": len(record["operations"])})
+    reports = [p for p in (report_path, words_from) if p]
+
+    def make():
+        intake = take_in(recording)
+        operations = plan_operations(intake, ranges, mode, speaker, report_path,
+                                     words.split(",") if words else None, words_from)
+        return redaction_files(intake, operations, f".{suffix}" if suffix else None)
+
+    out, record, _ = write_side_folder(output, "redacted", recording, [recording, *reports], overwrite, make)
+    log_in_custody(reports, record, out)
+    name = record["derivative"]["file_name"]
     _echo(f"{len(record['operations'])} operation{'' if len(record['operations']) == 1 else 's'}; written: {out / name}",
           f"derivative sha256: {record['derivative']['sha256']}")
 
@@ -401,9 +391,10 @@ def timestamp() -> None:
 def timestamp_request(folder: Path) -> None:
     """Write FOLDER/timestamp.tsq, an RFC 3161 request for the SHA-256 of its manifest.sha256."""
     from . import custody, timestamp as tsa
+    from .intake import sha256_file
 
     path = tsa.request(folder)
-    custody.log_derived(folder, "timestamp request", {"request_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    custody.log_derived(folder, "timestamp request", {"request_sha256": sha256_file(path),
                                                       "manifest_sha256": tsa.manifest_digest(folder).hex()})
     click.echo(f"request: {path}")
     click.echo("send it to an RFC 3161 authority, e.g. curl -H 'Content-Type: application/timestamp-query' "
@@ -417,9 +408,10 @@ def timestamp_request(folder: Path) -> None:
 def timestamp_attach(folder: Path, token: Path) -> None:
     """Store TOKEN (the authority's reply) as FOLDER/timestamp.tsr once it answers the request."""
     from . import custody, timestamp as tsa
+    from .intake import sha256_file
 
     said = tsa.attach(folder, token)
-    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=hashlib.sha256(token.read_bytes()).hexdigest()))
+    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=sha256_file(token)))
     click.echo(f"time-stamped: manifest.sha256 existed by {said['gen_time']} (authority {said['signer']}, "
                f"serial {said['serial']}): {folder / tsa.REPLY_NAME}")
 
@@ -518,7 +510,7 @@ def case() -> None:
 @click.option("--examiner", required=True, help="Examiner name, recorded in every report.")
 @click.option("--formats", default="all", show_default=True, callback=lambda ctx, param, value: _format_names(value),
               help="Report files of each recording (as for analyze).")
-@click.option("--engine", type=click.Choice(["faster-whisper", "openai-whisper"]), default="faster-whisper",
+@click.option("--engine", type=click.Choice(ENGINES), default="faster-whisper",
               show_default=True, help="Whisper engine.")
 @click.option("--model", "whisper_model", default="base", show_default=True, metavar="NAME|PATH", help="Whisper model.")
 @click.option("--language", metavar="CODE", help="Force the spoken language of every recording.")

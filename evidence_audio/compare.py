@@ -26,7 +26,7 @@ from scipy.signal import correlate
 
 from .errors import MediaError
 from .intake import ANALYSIS_RATE, Intake
-from .report.canonical import score, seconds
+from .values import score, seconds
 
 HOP = 160  # samples per frame: 10 ms
 FRAME_S = HOP / ANALYSIS_RATE

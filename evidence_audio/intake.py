@@ -252,17 +252,28 @@ def check_input(path: Path) -> os.stat_result:
     return st
 
 
-def hash_file(path: Path) -> FileFacts:
-    """Stream SHA-256, SHA-1 and MD5 over the exact bytes of the file."""
-    digests = [hashlib.sha256(), hashlib.sha1(), hashlib.md5()]
+def file_digests(path: str | os.PathLike, algorithms: tuple[str, ...] = ("sha256",)) -> tuple[int, dict[str, str]]:
+    """The size in bytes of a file and its hex digests (hashlib names), streamed over its exact
+    bytes, read-only without touching its access time: the package's one file-hashing function."""
+    digests = {name: hashlib.new(name) for name in algorithms}
     size = 0
-    with open_read_only(path) as handle:
+    with open_read_only(Path(path)) as handle:
         while chunk := handle.read(_CHUNK):
             size += len(chunk)
-            for digest in digests:
+            for digest in digests.values():
                 digest.update(chunk)
-    sha256, sha1, md5 = (d.hexdigest() for d in digests)
-    return FileFacts(name=path.name, size_bytes=size, sha256=sha256, sha1=sha1, md5=md5)
+    return size, {name: digest.hexdigest() for name, digest in digests.items()}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 (hex) of a file's exact bytes."""
+    return file_digests(path)[1]["sha256"]
+
+
+def hash_file(path: Path) -> FileFacts:
+    """Stream SHA-256, SHA-1 and MD5 over the exact bytes of the file."""
+    size, digests = file_digests(path, ("sha256", "sha1", "md5"))
+    return FileFacts(name=path.name, size_bytes=size, **digests)
 
 
 def observe_stat(st: os.stat_result) -> ObservedStat:
@@ -797,6 +808,32 @@ def decode_file(path: str | os.PathLike, stream: int | None = None, native: bool
     path = Path(path)
     check_input(path)
     return _decode_path(path, stream, native)[1]
+
+
+@dataclass(frozen=True)
+class NativeAudio:
+    """Every channel of one audio stream at its own rate, as decoded, on the file's timeline."""
+
+    samples: np.ndarray  # float32, shape (n, channels)
+    sample_rate: int
+    sample_format: str  # FFmpeg's name of the stream's sample format, e.g. "s16"
+    codec: str
+    stream_index: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.sample_rate
+
+
+def decode_native(path: str | Path, stream: int | None = None) -> NativeAudio:
+    """Every channel of the analysed audio stream (``stream``, or the first the analysis uses) at its
+    first sample rate, on the file's timeline: decoded by ``intake.decode`` (the one decoding path),
+    so a later rate is resampled to it (soxr HQ), gaps are silence and a late start is leading
+    silence. Raises InputError (3) or MediaError (4)."""
+    audio = decode_file(path, stream, native=True)
+    codec = next(s.codec for s in audio.streams if s.index == audio.stream_index)
+    return NativeAudio(audio.native, audio.native_sample_rate, audio.native_format, codec or "unknown",
+                       audio.stream_index)
 
 
 def confirm_unchanged(intake: Intake) -> None:

@@ -8,7 +8,6 @@ in the checkout) and verified again every time before they are used.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -19,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ModelError
+from .intake import sha256_file
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 MANIFEST_PATH = REPO_MODELS / "manifest.json"
@@ -92,14 +92,6 @@ def spec(name: str) -> ModelSpec:
     except KeyError:
         known = ", ".join(sorted(load_manifest()))
         raise ModelError(f"unknown model {name!r} (known: {known})") from None
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _package_file(source: Source) -> Path:

@@ -15,6 +15,7 @@ from .report.canonical import seal
 from .report.formats import render_folder
 from .report.output import write_folder
 from .report.record import build_record, evidence_block
+from .speakers import SpeakerLimits
 from .progress import NoProgress, Progress, Update
 
 
@@ -44,12 +45,45 @@ class Settings:
     embed_audio: bool = True  # embed a compressed listening copy of the analysis signal
     link_audio: str | None = None  # instead, play the original from this path relative to the report folder
 
+    def __post_init__(self):
+        self.speaker_limits()  # raises UsageError (exit 2) for impossible speaker counts, before any work
+
+    def speaker_limits(self) -> SpeakerLimits:
+        return SpeakerLimits(self.num_speakers, self.min_speakers, self.max_speakers)
+
     def to_record(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k not in ("case", "examiner")}
 
 
 def analyze(path: str | Path, settings: Settings, progress: Progress | None = None) -> dict:
-    """Analyse a recording and return its sealed report record."""
+    """Analyse a recording and return its sealed report record.
+
+    Parameters
+    ----------
+    path : str or Path
+        The recording (any container and codec FFmpeg reads); opened read-only, never written.
+    settings : Settings
+        Every setting that can change the analysis; recorded in ``provenance.settings``.
+    progress : Progress, optional
+        Where each stage reports its progress (default: nowhere).
+
+    Returns
+    -------
+    dict
+        The sealed record (report/schema.json): ``evidence``, ``provenance``, ``analysis`` and ``integrity``.
+
+    Raises
+    ------
+    InputError
+        The input is missing, a directory or unreadable (exit 3).
+    MediaError
+        The input holds no decodable audio (exit 4).
+    ModelError
+        A model is missing or does not match the manifest (exit 6).
+    EvidenceError
+        Any other request the analysis cannot meet, e.g. an unknown language code (exit 1), or the input
+        changed while it was analysed.
+    """
     return analyze_with_audio(path, settings, progress)[0]
 
 
@@ -57,10 +91,14 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
                        models: dict | None = None, centroids: dict | None = None) -> tuple[dict, np.ndarray]:
     """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure).
 
+    Every stage is called the same way, ``block, models_used = stage(samples, sample_rate, options)``;
+    this function alone puts the blocks together (the transcript's words get their speakers, the
+    events block its transcript cues) and records the models used.
+
     ``models``: a cache the caller keeps between recordings (an empty dict at first): each stage
     loads its models into it once and reuses them; the analysis is the same as without it.
     ``centroids``, when given, receives each diarized speaker's embedding centroid
-    (label -> float32 (dimension,); see ``diarize.Diarization.centroids``).
+    (label -> float32 (dimension,); see ``speakers.diarize.Diarization.centroids``).
     """
     progress = progress or NoProgress()
     check_media(path)  # a bad input fails here, in one line, before any stage is shown
@@ -73,75 +111,57 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
         case=settings.case,
         examiner=settings.examiner,
     )
+    samples, rate = intake.audio.samples, intake.audio.sample_rate
     analysis: dict = {}
-    duration = len(intake.audio.samples) / intake.audio.sample_rate
-    with progress.stage("transcription", total=duration, unit="s") as update:
-        add_transcript(analysis, intake.audio, settings, provenance, update, models=models)
+
+    def record(block_name: str, block: dict, used: list) -> None:
+        analysis[block_name] = block
+        provenance.models.extend(m for m in used if m not in provenance.models)
+
+    from .asr.transcribe import TranscriptionOptions, transcript_stage
+
+    options = TranscriptionOptions(settings.engine, settings.model, settings.compute_type, settings.language,
+                                   settings.languages, settings.translate, settings.speech_only)
+    with progress.stage("transcription", total=len(samples) / rate, unit="s") as update:
+        loaded = _loaded(models, ("whisper", options.engine, options.model, options.compute_type), options.load)
+        record("transcript", *transcript_stage(samples, rate, options, loaded=loaded, progress=update))
     if settings.diarize:
+        from .speakers.attribution import attribute_words
+        from .speakers.diarize import SpeakerOptions, speakers_stage
+
+        options = SpeakerOptions(settings.diarization_pipeline, settings.speaker_limits())
         with progress.stage("speakers") as update:
-            add_speakers(analysis, intake.audio, settings, provenance, update, models=models,
-                         centroids=centroids)
+            loaded = _loaded(models, ("diarizer", options.pipeline), options.load)
+            record("speakers", *speakers_stage(samples, rate, options, loaded=loaded, progress=update,
+                                               centroids=centroids))
+        analysis["transcript"] = attribute_words(analysis["transcript"], analysis["speakers"])
     if settings.events:
+        from .events.cues import find_cues
+        from .events.detector import EventOptions, events_stage
+
+        options = EventOptions()
         with progress.stage("distress events"):
-            add_events(analysis, intake.audio, provenance, models=models)
+            record("events", *events_stage(samples, rate, options, loaded=_loaded(models, ("distress",), options.load)))
+        analysis["events"]["transcript_cues"] = find_cues(analysis["transcript"])
     if settings.authenticity:
-        from .authenticity import indicators
+        from .authenticity import AuthenticityOptions, authenticity_stage
 
         with progress.stage("authenticity indicators"):
-            analysis["authenticity"] = indicators(intake, native=False)
+            record("authenticity", *authenticity_stage(samples, rate, AuthenticityOptions(intake, native=False)))
     with progress.stage("re-hashing the input"):
         confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
-    return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), intake.audio.samples
+    return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), samples
 
 
 def _loaded(models: dict | None, key: tuple, load: Callable[[], object]):
-    """``load()``, or what it returned for ``key`` before when the caller keeps a ``models`` cache."""
+    """What ``load()`` returned for ``key`` when the caller keeps a ``models`` cache (loaded once);
+    None without a cache, so the stage loads its own models."""
     if models is None:
-        return load()
+        return None
     if key not in models:
         models[key] = load()
     return models[key]
-
-
-def add_transcript(analysis: dict, audio, settings: Settings, provenance: Provenance,
-                   progress: Update | None = None, models: dict | None = None) -> None:
-    """Whisper transcript on the speech regions, with language, confidence and doubt marks."""
-    from .transcribe import load_models, transcribe
-
-    engine, vad_model, used = _loaded(models, ("whisper", settings.engine, settings.model, settings.compute_type),
-                                      lambda: load_models(settings.engine, settings.model, settings.compute_type))
-    provenance.models.extend(used)
-    transcript = transcribe(engine, used[0].name, vad_model, audio.samples, language=settings.language,
-                            languages=list(settings.languages) if settings.languages else None,
-                            english=settings.translate, speech_only=settings.speech_only, progress=progress)
-    analysis["transcript"] = transcript.to_record()
-
-
-def add_speakers(analysis: dict, audio, settings: Settings, provenance: Provenance,
-                 progress: Update | None = None, models: dict | None = None,
-                 centroids: dict | None = None) -> None:
-    """Diarize, and give every transcript word (if there is a transcript) its speaker."""
-    from .attribution import attribute_words
-    from .diarize import SpeakerLimits, load, speakers_stage
-
-    limits = SpeakerLimits(settings.num_speakers, settings.min_speakers, settings.max_speakers)
-    diarizer = _loaded(models, ("diarizer", settings.diarization_pipeline), lambda: load(settings.diarization_pipeline))
-    speakers, used = speakers_stage(audio.samples, audio.sample_rate, settings.diarization_pipeline, limits,
-                                   progress=progress, diarizer=diarizer, centroids=centroids)
-    provenance.models.extend(used)
-    analysis["speakers"] = speakers
-    if "transcript" in analysis:
-        analysis["transcript"] = attribute_words(analysis["transcript"], speakers)
-
-
-def add_events(analysis: dict, audio, provenance: Provenance, models: dict | None = None) -> None:
-    """Sound events and transcript cues; reads the transcript, changes nothing else."""
-    from .events.detector import DistressDetector, events_block
-
-    detector = _loaded(models, ("distress",), DistressDetector)
-    provenance.models.extend(m for m in detector.model_uses if m not in provenance.models)
-    analysis["events"] = events_block(detector, audio.samples, analysis.get("transcript"))
 
 
 def render_outputs(record: dict, samples: np.ndarray | None = None, formats: Iterable[str] | None = None,
@@ -172,7 +192,3 @@ def write_report(record: dict, out_dir: str | Path, overwrite: bool = False, sam
         files = {**files, custody.CUSTODY_NAME: log,
                  **(signing.signed_files(files, *signer, log) if signer else {})}
         return write_folder(Path(out_dir), files, overwrite=overwrite, inputs=inputs)
-
-
-def default_output_dir(path: str | Path) -> Path:
-    return Path.cwd() / f"{Path(path).name}.evidence"

@@ -15,7 +15,6 @@ Words stay partly intelligible, as whispered speech with another vocal tract.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,11 +24,12 @@ from scipy.ndimage import uniform_filter1d
 from scipy.signal import istft, stft
 
 from . import __version__
-from .audio_io import FORMATS, NativeAudio, decode_native, encode, lossless_format
+from .encode import FORMATS, encode, lossless_format
 from .errors import InputError, UsageError, VerificationError
-from .intake import Intake
+from .intake import Intake, NativeAudio, decode_native
 from .provenance import utc_now
-from .report.canonical import integrity_digest, seal, seconds
+from .report.canonical import render, seal
+from .values import seconds
 
 SCHEMA_ID = "evidence-audio/derivation/v1"
 MODES = ("bleep", "mute", "disguise")
@@ -93,15 +93,23 @@ def parse_ranges(text: str, duration_s: float | None = None) -> list[tuple[float
 
 
 def load_report(path: Path, intake: Intake) -> dict:
-    """Read a report.json (or its folder), check its seal and that it describes this recording."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "report.json"
+    """Read a report.json (or its folder), check its seal and that it describes this recording.
+
+    Read and checked by ``report.verify`` (``report_path``, ``check_report``); of its checks only the
+    integrity digest must pass here. Raises UsageError (2) for a rendering, InputError (3) for a
+    file that cannot be read or parsed, VerificationError (5) for a broken seal or another file's report.
+    """
+    from .report.verify import check_report, report_path
+
+    path = report_path(Path(path))
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        raw = path.read_bytes()
+    except OSError as exc:
         raise InputError(f"cannot read report {path}: {exc}") from None
-    if record.get("integrity", {}).get("digest") != integrity_digest(record):
+    checks, record = check_report(raw)
+    if record is None:
+        raise InputError(f"cannot read report {path}: {checks[0].detail}")
+    if not next(c.passed for c in checks if c.name == "integrity digest"):
         raise VerificationError(f"report {path} fails its integrity check; it was altered")
     if record.get("evidence", {}).get("hashes", {}).get("sha256") != intake.file.sha256:
         raise VerificationError(f"report {path} describes another file (SHA-256 differs from {intake.path.name})")
@@ -133,6 +141,50 @@ def word_ranges(report: dict, words: list[str], pad: float = WORD_PAD_S) -> list
             if _normal(word["text"]) in wanted:
                 found.append((max(word["start"] - pad, 0.0), word["end"] + pad, _normal(word["text"])))
     return found
+
+
+def plan_operations(intake: Intake, ranges: str | None = None, mode: str | None = None, speaker: str | None = None,
+                    speaker_report: str | Path | None = None, words: list[str] | None = None,
+                    words_report: str | Path | None = None) -> list[Operation]:
+    """The operations a redaction request names, in the order given.
+
+    Parameters
+    ----------
+    intake : Intake
+        The recording to redact (ranges are checked against its duration, reports against its SHA-256).
+    ranges : str, optional
+        START-END ranges as :func:`parse_ranges` reads them (seconds, m:ss or h:mm:ss).
+    mode : str, optional
+        One of ``MODES`` for every operation; default bleep for ranges and words, disguise for a speaker.
+    speaker, speaker_report : str, path, optional
+        Every turn of this speaker label in this report.json (or its folder).
+    words, words_report : list of str, path, optional
+        Every transcript word of this list in this report.json, padded by ``WORD_PAD_S``.
+
+    Returns
+    -------
+    list of Operation
+        (mode, start s, end s, reason) for each stretch; possibly empty.
+
+    Raises
+    ------
+    UsageError
+        A malformed range, a range outside the recording, an unknown speaker or a report without the
+        block needed (exit 2).
+    InputError
+        A report that cannot be read (exit 3).
+    VerificationError
+        A report that fails its integrity check or describes another file (exit 5).
+    """
+    operations = [Operation(mode or "bleep", a, b, "range given")
+                  for a, b in parse_ranges(ranges or "", intake.audio.native_duration_s)]
+    if speaker:
+        operations += [Operation(mode or "disguise", a, b, f"speaker {speaker}")
+                       for a, b in speaker_ranges(load_report(speaker_report, intake), speaker)]
+    if words:
+        operations += [Operation(mode or "bleep", a, b, f"word '{w}'")
+                       for a, b, w in word_ranges(load_report(words_report, intake), words)]
+    return operations
 
 
 def _fade(n: int, rate: int) -> np.ndarray:
@@ -233,4 +285,21 @@ def redact(intake: Intake, operations: list[Operation], suffix: str | None = Non
         "created_utc": utc_now(),
     }
     return name, data, seal(record)
+
+
+def redaction_files(intake: Intake, operations: list[Operation],
+                    suffix: str | None = None) -> tuple[dict, dict[str, bytes]]:
+    """The sealed derivation record and the files of a redaction folder (the derivative, derivation.json)."""
+    name, data, record = redact(intake, operations, suffix)
+    return record, {name: data, "derivation.json": render(record)}
+
+
+def log_in_custody(reports: list[Path], record: dict, folder: Path) -> None:
+    """A ``redact`` entry in the custody log of each report a redaction read (speakers, words)."""
+    from .custody import log_derived
+
+    name = record["derivative"]["file_name"]
+    for source in dict.fromkeys(reports):
+        log_derived(source, "redact", {"derivative_sha256": record["derivative"]["sha256"],
+                                       "output": str(folder / name), "operations": len(record["operations"])})
 

@@ -11,10 +11,10 @@ import pytest
 import soxr
 from click.testing import CliRunner
 
-from evidence_audio.audio_io import decode_native, encode
 from evidence_audio.authenticity import discontinuity, enf, indicators
 from evidence_audio.cli import main
-from evidence_audio.intake import take_in
+from evidence_audio.encode import encode
+from evidence_audio.intake import decode_native, take_in
 from evidence_audio.report.canonical import integrity_digest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -163,7 +163,8 @@ def test_case_report_lists_every_recording(finished_case):
 
 
 def test_models_load_once_per_worker_and_give_the_same_analysis(shared_eval, tmp_path, monkeypatch):
-    from evidence_audio import diarize, transcribe
+    from evidence_audio.speakers import diarize
+    from evidence_audio.asr import transcribe
     from evidence_audio.pipeline import Settings, analyze_with_audio
 
     loads = {"whisper": 0, "diarizer": 0}

@@ -20,6 +20,11 @@ from evidence_audio.report.verify import schema_errors
 JFK = EXAMPLES / "jfk.flac"  # 11.0 s
 
 
+def test_python_m_evidence_audio_is_the_command():
+    shown = subprocess.run([sys.executable, "-m", "evidence_audio", "--version"], capture_output=True, text=True)
+    assert shown.returncode == 0 and shown.stdout.startswith("evidence-audio, version ")
+
+
 @pytest.mark.parametrize("text, seconds", [
     ("45.39", 45.39), ("45", 45.0), ("0:45.4", 45.4), ("00:00:45.390", 45.39), ("1:02:03.5", 3723.5),
     ("12:30", 750.0), (" 0:07 ", 7.0),

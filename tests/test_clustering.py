@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evidence_audio.clustering import BoundedAgglomerativeClustering
+from evidence_audio.speakers.clustering import BoundedAgglomerativeClustering
 
 PARAMS = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7}
 

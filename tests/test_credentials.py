@@ -16,9 +16,9 @@ import sys
 import pytest
 
 from conftest import EXAMPLES
-from evidence_audio.audio_io import decode_native, encode
 from evidence_audio.authenticity import credentials, indicators
-from evidence_audio.intake import take_in
+from evidence_audio.encode import encode
+from evidence_audio.intake import decode_native, take_in
 from evidence_audio.report.formats import html
 
 c2pa = pytest.importorskip("c2pa", reason="c2pa-python is not installed")

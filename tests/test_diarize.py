@@ -12,8 +12,8 @@ import pytest
 import soundfile
 from media import speak
 
-from evidence_audio import diarize
-from evidence_audio.attribution import attribute_words
+from evidence_audio.speakers import diarize
+from evidence_audio.speakers.attribution import attribute_words
 from evidence_audio.intake import decode_file
 from evidence_audio.report.formats import rttm
 

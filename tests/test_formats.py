@@ -360,7 +360,7 @@ def _with_settings(record, **settings):
 def test_listening_copy_is_the_analysis_signal_stated_and_listed(full, files, tmp_path):
     """The copy decodes to the analysis signal, aligned to the sample (click times hold), and the page
     states its hash, which the manifest lists too; rendering again gives the same bytes."""
-    from evidence_audio.audio_io import decode_native
+    from evidence_audio.intake import decode_native
     from evidence_audio.report.formats import listening
 
     record, samples = full

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from evidence_audio.audio_io import decode_native
+from evidence_audio.intake import decode_native
 from evidence_audio.cli import main
 from evidence_audio.intake import take_in
 from evidence_audio.redact import BLEEP_HZ, FADE_S, Operation, redact

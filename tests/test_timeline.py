@@ -63,7 +63,7 @@ def encoded(path: Path, samples, rate, codec, layout, fmt=None, **kwargs) -> Pat
 
 @pytest.fixture(scope="module")
 def asr():
-    from evidence_audio.transcribe import load_models
+    from evidence_audio.asr.transcribe import load_models
 
     engine, vad, used = load_models("faster-whisper", "base", threads=2)
     return engine, vad, used[0].name
@@ -71,7 +71,7 @@ def asr():
 
 def words(asr, samples: np.ndarray) -> list[tuple[str, float, float]]:
     """(word lower-cased without punctuation, start, end) of the transcript of a 16 kHz signal."""
-    from evidence_audio.transcribe import transcribe
+    from evidence_audio.asr.transcribe import transcribe
 
     engine, vad, name = asr
     record = transcribe(engine, name, vad, samples, language="en").to_record()

@@ -18,7 +18,7 @@ from evidence_audio.asr.suspect import (impossible_words, reasons, remove_imposs
 from evidence_audio.asr.transcript import Segment, Word
 from evidence_audio.errors import EvidenceError, ModelError
 from evidence_audio.intake import decode_file
-from evidence_audio.transcribe import FINE_VAD, load_models, parse_languages, pieces, transcribe, uncovered
+from evidence_audio.asr.transcribe import FINE_VAD, chunks, load_models, parse_languages, transcribe, uncovered
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -90,25 +90,25 @@ def test_long_recordings_go_in_pieces_with_the_same_result(faster, jfk_samples):
     engine, vad, used = faster
     twice = np.concatenate([jfk_samples, np.zeros(5 * 16000, np.float32), jfk_samples])
     whole = transcribe(engine, used[0].name, vad, twice).to_record()
-    in_pieces = transcribe(engine, used[0].name, vad, twice, piece_s=12.0).to_record()
-    assert len(pieces([(r["start"], r["end"]) for r in whole["speech_regions"]], len(twice) / 16000, 12.0)) == 2
+    in_chunks = transcribe(engine, used[0].name, vad, twice, chunk_s=12.0).to_record()
+    assert len(chunks([(r["start"], r["end"]) for r in whole["speech_regions"]], len(twice) / 16000, 12.0)) == 2
     def timed_words(record):
         return [(word, round(w["start"], 2)) for s in record["segments"] for w in s["words"]
                 for word in words_of(w["text"])]
 
-    together, apart = timed_words(whole), timed_words(in_pieces)
+    together, apart = timed_words(whole), timed_words(in_chunks)
     assert [w for w, _ in apart] == [w for w, _ in together]
     shifts = sorted(abs(a - b) for (_, a), (_, b) in zip(apart, together))
     assert shifts[len(shifts) // 2] <= 0.02 and shifts[-1] <= 1.0
-    assert in_pieces["speech_regions"] == whole["speech_regions"]
+    assert in_chunks["speech_regions"] == whole["speech_regions"]
     text = " ".join(words_of(" ".join(s["text"] for s in whole["segments"])))
     assert text.count(QUOTE) == 2
 
 
 def test_pieces_group_clips_and_cut_only_overlong_ones():
     clips = [(5.0, 20.0), (30.0, 70.0), (75.0, 80.0), (100.0, 250.0)]
-    assert pieces(clips, 300.0, limit=600.0) == [(0.0, 300.0, clips)]  # short recordings go whole
-    found = pieces(clips, 300.0, limit=60.0)
+    assert chunks(clips, 300.0, limit=600.0) == [(0.0, 300.0, clips)]  # short recordings go whole
+    found = chunks(clips, 300.0, limit=60.0)
     assert [(start, end) for start, end, _ in found] == [(4.0, 21.0), (29.0, 81.0), (99.0, 161.0), (159.0, 221.0),
                                                          (219.0, 251.0)]
     assert found[1][2] == [(1.0, 41.0), (46.0, 51.0)]
@@ -148,7 +148,7 @@ def test_forced_language_is_recorded(faster):
 def test_russian_is_identified_and_translated_to_english(faster):
     engine, vad, used = faster
     samples = decode_file(eval_file("asr_multilingual/pisets_ru.wav")).samples
-    result = transcribe(engine, used[0].name, vad, samples, english=True).to_record()
+    result = transcribe(engine, used[0].name, vad, samples, translate=True).to_record()
     assert result["language"]["code"] == "ru"
     segment = result["segments"][0]
     assert "сети" in segment["text"].lower()  # the original text is kept

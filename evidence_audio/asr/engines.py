@@ -6,8 +6,8 @@ from pathlib import Path
 
 from .. import models
 from ..errors import ModelError
+from . import ENGINES
 
-ENGINES = ("faster-whisper", "openai-whisper")
 BUILTIN = ("base", "tiny.en")
 
 

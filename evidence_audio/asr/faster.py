@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..intake import ANALYSIS_RATE
 from .decoding import Decoding
 from .transcript import Segment, Word
 
-N_SAMPLES = 30 * 16000
+N_SAMPLES = 30 * ANALYSIS_RATE
 # CTranslate2's own default, fixed so that OMP_NUM_THREADS cannot change the words: int8 results
 # differ slightly with the thread count (NOIZEUS car 10 dB: WER 21.6 % on 2 threads, 23.3 % on 1).
 CPU_THREADS = 4

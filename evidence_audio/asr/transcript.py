@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..report.canonical import score, seconds
+from ..values import score, seconds
 
 
 @dataclass

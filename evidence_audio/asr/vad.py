@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from ..intake import ANALYSIS_RATE
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,12 @@ def speech_regions(model, samples: np.ndarray, options: VadOptions = VAD) -> lis
             torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)),
             model,
             threshold=options.threshold,
-            sampling_rate=SAMPLE_RATE,
+            sampling_rate=ANALYSIS_RATE,
             min_speech_duration_ms=options.min_speech_duration_ms,
             min_silence_duration_ms=options.min_silence_duration_ms,
             speech_pad_ms=options.speech_pad_ms,
         )
-    return [(r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE) for r in found]
+    return [(r["start"] / ANALYSIS_RATE, r["end"] / ANALYSIS_RATE) for r in found]
 
 
 def speech_within(regions: list[tuple[float, float]], start: float, end: float) -> float:

@@ -5,7 +5,11 @@ Each indicator module returns a block ``{"indicator", "summary", "can_show", "ca
 
 from __future__ import annotations
 
-from ..audio_io import decode_native
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..intake import decode_native
 from ..intake import Intake
 from . import credentials, discontinuity, enf, metadata
 
@@ -37,6 +41,46 @@ def indicators(intake: Intake, mains_hz: int | None = None, native: bool = True)
         "enf": enf.examine(intake.audio.samples, intake.audio.sample_rate, mains_hz).to_record(),
         "content_credentials": credentials.examine(intake),
     }
+
+
+@dataclass(frozen=True)
+class AuthenticityOptions:
+    """What the authenticity stage examines besides the signal: the file itself."""
+
+    intake: Intake  # the taken-in recording: its container, tags, content credentials and gaps
+    native: bool = False  # DC offsets and zero runs from the native PCM (a second decode), not the 16 kHz signal
+    mains_hz: int | None = None  # 50 or 60; None: both are tried
+
+
+def authenticity_stage(samples: np.ndarray, sample_rate: int, options: AuthenticityOptions) -> tuple[dict, list]:
+    """The authenticity stage: the report's ``analysis.authenticity`` block; it uses no model.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        The analysis signal of ``options.intake``: float32, shape (n,), mono.
+    sample_rate : int
+        Its rate in Hz (16000).
+    options : AuthenticityOptions
+        The taken-in file (metadata, content credentials and gaps are read from it) and the settings.
+
+    Returns
+    -------
+    block : dict
+        ``analysis.authenticity``: metadata, discontinuity, mains-hum and content-credential indicators,
+        each with what it can and cannot show (times in seconds).
+    models_used : list
+        Always empty.
+
+    Raises
+    ------
+    ValueError
+        ``samples`` and ``sample_rate`` are not the intake's analysis signal.
+    """
+    audio = options.intake.audio
+    if sample_rate != audio.sample_rate or len(samples) != len(audio.samples):
+        raise ValueError("the authenticity stage examines the analysis signal of the intake it is given")
+    return indicators(options.intake, options.mains_hz, options.native), []
 
 
 def indicator_files(path, mains_hz: int | None = None) -> tuple[dict, dict[str, bytes]]:

@@ -10,7 +10,7 @@ import librosa
 from scipy.ndimage import maximum_filter1d, median_filter, percentile_filter, uniform_filter1d
 
 from ..intake import ANALYSIS_RATE
-from ..report.canonical import score, seconds
+from ..values import score, seconds
 
 CAN_SHOW = (
     "Moments where the recording changes abruptly in ways a single continuous take rarely does: "

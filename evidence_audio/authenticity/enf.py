@@ -14,7 +14,7 @@ from math import gcd
 import numpy as np
 from scipy.signal import resample_poly, stft
 
-from ..report.canonical import score, seconds
+from ..values import score, seconds
 
 CAN_SHOW = (
     "Whether a mains hum is present, at which nominal frequency (50 Hz, as in Azerbaijan and most "

@@ -38,7 +38,7 @@ def models_cache() -> dict:
 
 def embedding_model(settings: dict) -> str:
     """The name of the model the speaker centroids come from, so only comparable ones are compared."""
-    from ..diarize import EMBEDDING_MODEL
+    from ..speakers.diarize import EMBEDDING_MODEL
 
     source = settings.get("diarization_pipeline")
     return f"pyannote pipeline {source}" if source else EMBEDDING_MODEL

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from ..report.canonical import seconds
+from ..values import seconds
 
 CUE_LANGUAGES = ("en", "ru", "az", "tr")
 

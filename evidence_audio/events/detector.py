@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import models
+from ..intake import ANALYSIS_RATE
 from ..models import ModelUse
-from ..report.canonical import score, seconds
+from ..values import score, seconds
 from . import classifier, frames
 from .cues import find_cues
 from .merge import SoundEvent, merge_frames
@@ -54,3 +57,50 @@ def events_block(detector: DistressDetector, samples: np.ndarray, transcript: di
         ],
         "transcript_cues": find_cues(transcript) if transcript else [],
     }
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """What the events stage is asked for: the classes, thresholds and windows are the classifier's own."""
+
+    threads: int = 1  # CPU threads of the Whisper encoder
+
+    def load(self) -> DistressDetector:
+        return DistressDetector(self.threads)
+
+
+def events_stage(samples: np.ndarray, sample_rate: int, options: EventOptions = EventOptions(), *,
+                 loaded: DistressDetector | None = None) -> tuple[dict, list[ModelUse]]:
+    """The events stage: the report's ``analysis.events`` block (its sound events) and the models used.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        The analysis signal: float32, shape (n,), mono, in [-1, 1].
+    sample_rate : int
+        Its rate in Hz; must be ``intake.ANALYSIS_RATE`` (16000).
+    options : EventOptions
+        The encoder's thread count.
+    loaded : DistressDetector, optional
+        ``options.load()``'s result, kept by a caller that analyses many recordings; loaded here if None.
+
+    Returns
+    -------
+    block : dict
+        ``analysis.events`` with ``sound_events`` (times in seconds, scores rounded to 4 decimals) and an
+        empty ``transcript_cues``: cues are read from the transcript block, which the pipeline adds
+        (``cues.find_cues``).
+    models_used : list of models.ModelUse
+        The Whisper encoder and the distress classifier, with their file hashes.
+
+    Raises
+    ------
+    ValueError
+        ``sample_rate`` is not 16000.
+    ModelError
+        A model is missing or does not match the manifest (exit 6).
+    """
+    if sample_rate != ANALYSIS_RATE:
+        raise ValueError(f"the events stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+    detector = loaded or options.load()
+    return events_block(detector, samples, None), list(detector.model_uses)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from ..intake import ANALYSIS_RATE as SAMPLE_RATE
+
 ENCODER_STEP_S = 0.02
 CHUNK_S = 30.0
 WINDOW_S = 1.0

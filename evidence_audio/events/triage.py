@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import EvidenceError
 from ..escaping import lossless
 from ..intake import decode_file
-from ..report.canonical import score, seconds
+from ..values import score, seconds
 from .detector import CLASSIFIER_MODEL, DistressDetector
 
 

@@ -5,7 +5,8 @@
   file, even of white space, is detected.
 * The integrity digest is the SHA-256 of the RFC 8785 (JSON Canonicalization Scheme)
   serialisation of the record without its ``integrity`` block.
-* Times are rounded to milliseconds and scores to four decimals before they enter a record.
+* Times are rounded to milliseconds and scores to four decimals before they enter a record
+  (:mod:`evidence_audio.values`).
 * Every string is valid UTF-8: a file-name byte that is not UTF-8 is recorded as ``\\xNN``
   (:func:`evidence_audio.escaping.lossless`).
 """
@@ -21,18 +22,6 @@ from ..escaping import lossless
 
 INTEGRITY_KEY = "integrity"
 CANONICALIZATION = "RFC 8785 (JCS) of the record without 'integrity', UTF-8"
-TIME_DECIMALS = 3
-SCORE_DECIMALS = 4
-
-
-def seconds(value: float | None) -> float | None:
-    """A time in seconds, rounded to the millisecond."""
-    return None if value is None else round(float(value), TIME_DECIMALS)
-
-
-def score(value: float | None) -> float | None:
-    """A probability or score, rounded to four decimals."""
-    return None if value is None else round(float(value), SCORE_DECIMALS)
 
 
 def integrity_digest(record: dict) -> str:

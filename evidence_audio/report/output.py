@@ -89,6 +89,23 @@ def side_folder_files(record_name: str, record: dict | None) -> set[str]:
     return {record_name, *SIDE_RECORDS[record_name], *([derivative] if derivative else [])}
 
 
+def default_output_folder(recording: str | Path, kind: str) -> Path:
+    """``./<file name>.<kind>`` in the current folder: where analyze (kind ``evidence``), compare (of the
+    clip, ``compare``), indicators (``indicators``) and redact (``redacted``) write by default."""
+    return Path.cwd() / f"{Path(recording).name}.{kind}"
+
+
+def write_side_folder(output: str | Path | None, kind: str, recording: str | Path, inputs: Iterable[str | Path],
+                      overwrite: bool, make) -> tuple[Path, dict, dict[str, bytes]]:
+    """Write the folder of a sealed side-record (compare, indicators, derivation): the folder (``output``,
+    default :func:`default_output_folder` of ``recording`` and ``kind``) is checked before ``make()``
+    computes ``(record, files)``, then written atomically. Returns (folder, record, files).
+    Raises OutputError (exit 7) as :func:`check_output_folder` does."""
+    out_dir = check_output_folder(output or default_output_folder(recording, kind), inputs, overwrite)
+    record, files = make()
+    return write_folder(out_dir, files, overwrite=overwrite, inputs=inputs), record, files
+
+
 def check_output_folder(out_dir: str | Path, inputs: Iterable[str | Path] = (), overwrite: bool = False) -> Path:
     """Refuse an output folder that could harm the evidence or cannot be written; returns its absolute path.
 

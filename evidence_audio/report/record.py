@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from ..intake import AudioStream, DecodedAudio, Intake, StreamInfo
-from .canonical import seconds
+from ..values import seconds
 
 SCHEMA_ID = "evidence-audio/report/v1"
 PCM_DEFINITION = ("SHA-256 of one line per audio stream, in order: 'a<k> <rate>:<channels>:<samples>[,...] "

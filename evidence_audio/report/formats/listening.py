@@ -24,11 +24,11 @@ from urllib.parse import quote
 
 import numpy as np
 
-from ...audio_io import encode
+from ...encode import encode
+from ...intake import ANALYSIS_RATE
 
 FILE_NAME = "listening-copy.opus"
 MIME_TYPE = "audio/ogg; codecs=opus"
-SAMPLE_RATE = 16000  # the analysis signal's
 BIT_RATE = 24000  # bit/s: speech stays clear; 10.8 MB per hour (14.4 MB per hour base64-encoded in the page)
 CODEC = "Opus (libopus, via PyAV) in Ogg"
 
@@ -73,8 +73,8 @@ def encode_copy(samples: np.ndarray) -> ListeningCopy:
     global _last
     if _last is not None and _last[0]() is samples:
         return _last[1]
-    data = encode(np.asarray(samples, dtype=np.float32), SAMPLE_RATE, ".opus", bit_rate=BIT_RATE, bitexact=True)
-    copy = ListeningCopy(data, hashlib.sha256(data).hexdigest(), len(samples) / SAMPLE_RATE)
+    data = encode(np.asarray(samples, dtype=np.float32), ANALYSIS_RATE, ".opus", bit_rate=BIT_RATE, bitexact=True)
+    copy = ListeningCopy(data, hashlib.sha256(data).hexdigest(), len(samples) / ANALYSIS_RATE)
     try:
         _last = (weakref.ref(samples), copy)
     except TypeError:  # not an ndarray: nothing to cache against

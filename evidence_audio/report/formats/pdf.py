@@ -60,14 +60,14 @@ def _styled(text: str, marker: str) -> str:
 
 def _marked(line) -> str:
     """Segment text with low-confidence words underlined and speaker changes in bold; neighbouring
-    pieces of one kind are marked as one run, so markers never touch."""
+    fragments of one kind are marked as one run, so markers never touch."""
     markers = {"low": _UNDERLINE, "speaker": _BOLD}
     runs: list[tuple[str, str]] = []
-    for piece, kind in line.pieces():
+    for fragment, kind in line.fragments():
         if runs and runs[-1][1] == kind:
-            runs[-1] = (runs[-1][0] + piece, kind)
+            runs[-1] = (runs[-1][0] + fragment, kind)
         else:
-            runs.append((piece, kind))
+            runs.append((fragment, kind))
     return "".join(_styled(piece, markers[kind]) if kind in markers else _escape(piece) for piece, kind in runs).strip()
 
 

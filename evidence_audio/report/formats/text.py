@@ -8,7 +8,7 @@ from .view import DOUBT_MARK, DOUBT_NOTE, LOW_CONFIDENCE, clock, digest, events,
 
 def marked_text(line) -> str:
     """The segment text with low-confidence words in [?brackets]."""
-    return "".join(f"[?{piece}]" if kind == "low" else piece for piece, kind in line.pieces()).strip()
+    return "".join(f"[?{fragment}]" if kind == "low" else fragment for fragment, kind in line.fragments()).strip()
 
 
 def render(record: dict, samples=None) -> bytes:

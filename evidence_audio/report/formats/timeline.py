@@ -14,9 +14,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from ...intake import ANALYSIS_RATE
 from .view import duration, events, nothing, overlaps, short_clock, speaker_lanes
 
-SAMPLE_RATE = 16000
 FRAME = 512  # 32 ms analysis window
 MAX_FRAMES = 1000  # columns of the spectrogram image (about one per pixel), however long the recording
 CATEGORY_COLOURS = {"scream": "#d62728", "cry": "#9467bd", "shout": "#ff7f0e", "impact": "#111111"}
@@ -33,7 +33,7 @@ def spectrogram(samples: np.ndarray) -> tuple[np.ndarray, float]:
     frames = samples[starts[:, None] + np.arange(FRAME)[None, :]] * np.hanning(FRAME).astype(np.float32)
     power = np.abs(np.fft.rfft(frames, axis=1)[:, :FRAME // 2]) ** 2
     power = power.reshape(len(starts), FRAME // 4, 2).mean(axis=2)  # 31 Hz bins are finer than the figure shows
-    return (10 * np.log10(power + 1e-10)).T, hop / SAMPLE_RATE
+    return (10 * np.log10(power + 1e-10)).T, hop / ANALYSIS_RATE
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ def render_with_regions(record: dict, samples: np.ndarray | None = None) -> tupl
         power, hop_s = spectrogram(samples)
         floor = np.percentile(power, 5)
         ax.imshow(power, origin="lower", aspect="auto", cmap="magma", interpolation="nearest",
-                  extent=(0, power.shape[1] * hop_s, 0, SAMPLE_RATE / 2000), vmin=floor, vmax=power.max())
+                  extent=(0, power.shape[1] * hop_s, 0, ANALYSIS_RATE / 2000), vmin=floor, vmax=power.max())
         ax.set_ylabel("kHz")
         for event in found:
             if event.kind == "sound":

@@ -110,30 +110,30 @@ class Line:
     def low_confidence_words(self) -> tuple[Word, ...]:
         return tuple(w for w in self.words if w.low_confidence)
 
-    def pieces(self) -> list[tuple[str, str]]:
-        """The text as (piece, kind) runs, kind "text", "low" (low confidence) or "speaker" (a change mark).
+    def fragments(self) -> list[tuple[str, str]]:
+        """The text as (fragment, kind) pairs, kind "text", "low" (low confidence) or "speaker" (a change mark).
 
         Built from the words when the segment has them.
 
         The spacing between words is taken from the segment text, so languages written without
-        spaces stay so. Where the words' speaker changes inside the segment, a "[SPEAKER_n]" piece says so.
+        spaces stay so. Where the words' speaker changes inside the segment, a "[SPEAKER_n]" fragment says so.
         """
-        return [(piece, kind) for piece, kind, _ in self.timed_pieces()]
+        return [(fragment, kind) for fragment, kind, _ in self.timed_fragments()]
 
-    def timed_pieces(self) -> list[tuple[str, str, Word | None]]:
-        """:meth:`pieces` with the word each piece shows (None for spacing, change marks and word-less text)."""
+    def timed_fragments(self) -> list[tuple[str, str, Word | None]]:
+        """:meth:`fragments` with the word each fragment shows (None for spacing, change marks and word-less text)."""
         if not self.words:
             return [(self.text, "text", None)]
-        pieces: list[tuple[str, str, Word | None]] = []
+        fragments: list[tuple[str, str, Word | None]] = []
         current = self.speaker
         for gap, token, word in self.spaced_words():
             if gap:
-                pieces.append((gap, "text", None))
+                fragments.append((gap, "text", None))
             if word.speaker and current and word.speaker != current:
-                pieces += [(f"[{word.speaker}]", "speaker", None), (" ", "text", None)]
+                fragments += [(f"[{word.speaker}]", "speaker", None), (" ", "text", None)]
             current = word.speaker or current
-            pieces.append((token, "low" if word.low_confidence else "text", word))
-        return pieces
+            fragments.append((token, "low" if word.low_confidence else "text", word))
+        return fragments
 
     def spaced_words(self) -> list[tuple[str, str, Word]]:
         """(spacing before, word text, word) for each word, the spacing taken from the segment text so

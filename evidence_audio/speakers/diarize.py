@@ -1,7 +1,7 @@
 """Speaker diarization: who spoke when, with pyannote.audio, fully offline.
 
 The default pipeline is pyannote.audio's ``SpeakerDiarization`` built from local files only:
-pyannote/segmentation-3.0 and CAM++ speaker embeddings (see ``speaker_embedding``), both
+pyannote/segmentation-3.0 and CAM++ speaker embeddings (see ``campplus``), both
 verified against ``models/manifest.json``, with the hyper-parameters of pyannote's
 speaker-diarization-3.1 (agglomerative clustering, its threshold included: see ``CLUSTERING``
 for why), and with memory bounded on long recordings (see ``clustering``). Alternatively a
@@ -31,13 +31,14 @@ from pyannote.audio.core.plda import PLDA
 from pyannote.audio.pipelines import SpeakerDiarization
 from pyannote.core import Annotation, Segment
 
-from . import models
+from .. import models
 from .clustering import MAX_LINKAGE, BoundedAgglomerativeClustering
-from .errors import ModelError
-from .progress import Update
-from .models import ModelUse
-from .report.canonical import seconds
-from .speaker_embedding import CAMPPlusEmbedding, embed_chunks
+from ..errors import ModelError
+from ..progress import Update
+from ..models import ModelUse
+from ..values import seconds
+from . import SpeakerLimits
+from .campplus import CAMPPlusEmbedding, embed_chunks
 
 SEGMENTATION_MODEL = "pyannote-segmentation-3.0"
 EMBEDDING_MODEL = "campplus-cn-en-common"
@@ -52,23 +53,6 @@ SEGMENTATION = {"min_duration_off": 0.0}
 CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7045654963945799}
 PIPELINE_OPTIONS = {"segmentation_step": 0.1, "embedding_exclude_overlap": True}
 BATCH_SIZE = 32
-
-
-@dataclass(frozen=True)
-class SpeakerLimits:
-    num_speakers: int | None = None
-    min_speakers: int | None = None
-    max_speakers: int | None = None
-
-    def __post_init__(self):
-        low, high = self.min_speakers, self.max_speakers
-        if any(n is not None and n < 1 for n in (self.num_speakers, low, high)):
-            raise ValueError("speaker counts must be at least 1")
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"min_speakers {low} is more than max_speakers {high}")
-
-    def to_kwargs(self) -> dict:
-        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass
@@ -99,7 +83,7 @@ class BlockEmbeddingDiarization(SpeakerDiarization):
 
     pyannote embeds each (chunk, local speaker) pair by running the embedding network on the whole
     10 s chunk; with chunks every second, each second of audio goes through the network ten times.
-    Here the trunk runs on 20 s blocks (``speaker_embedding.embed_chunks``) and each pair pools its
+    Here the trunk runs on 20 s blocks (``campplus.embed_chunks``) and each pair pools its
     chunk's slice of frames with pyannote's own mask (overlap excluded when enough clean speech
     remains, as in ``SpeakerDiarization.get_embeddings``). Segmentation, clustering and
     reconstruction are pyannote's. Needs the recording in memory (``{"waveform", "sample_rate"}``).
@@ -209,19 +193,54 @@ def _centroids(annotation: Annotation, embeddings) -> dict[str, np.ndarray]:
             if np.all(np.isfinite(row)) and np.any(row)}
 
 
-def speakers_stage(samples: np.ndarray, sample_rate: int, source: str | None, limits: SpeakerLimits,
-                   progress: Update | None = None, diarizer: Diarizer | None = None,
-                   centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
-    """The report's speakers block for a recording, and the models used to make it.
+@dataclass(frozen=True)
+class SpeakerOptions:
+    """What the speakers stage is asked for (the diarization fields of ``pipeline.Settings``)."""
 
-    ``diarizer``: one already loaded from ``source`` (default: loaded here). ``centroids``, when given,
-    receives each speaker's centroid (label -> float32 (dimension,); see ``Diarization.centroids``).
+    pipeline: str | None = None  # a local pyannote pipeline folder or a hub id; None: the default pipeline
+    limits: SpeakerLimits = SpeakerLimits()
+
+    def load(self) -> Diarizer:
+        return load(self.pipeline)
+
+
+def speakers_stage(samples: np.ndarray, sample_rate: int, options: SpeakerOptions, *, loaded: Diarizer | None = None,
+                   progress: Update | None = None, centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
+    """The speakers stage: the report's ``analysis.speakers`` block and the models used.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        Mono float32 waveform, shape (n,), in [-1, 1] (the 16 kHz analysis signal in the pipeline).
+    sample_rate : int
+        Its rate in Hz (pyannote resamples anything else to 16 kHz).
+    options : SpeakerOptions
+        The pipeline to load and the speaker-count limits.
+    loaded : Diarizer, optional
+        ``options.load()``'s result, kept by a caller that analyses many recordings; loaded here if None.
+    progress : callable, optional
+        ``progress(completed, total)`` from pyannote's step counts.
+    centroids : dict, optional
+        Receives each speaker's centroid (label -> float32 (dimension,); see ``Diarization.centroids``).
+
+    Returns
+    -------
+    block : dict
+        ``analysis.speakers``: turns, overlaps and talk time (seconds, rounded to 1 ms), labels SPEAKER_1..
+        in order of first speech.
+    models_used : list of models.ModelUse
+        The segmentation and embedding models (or the user's pipeline folder), with their file hashes.
+
+    Raises
+    ------
+    ModelError
+        A model or pipeline is missing, unreadable or does not match the manifest (exit 6).
     """
-    diarizer = diarizer or load(source)
-    diarization = diarize(samples, sample_rate, diarizer, limits, progress)
+    diarizer = loaded or options.load()
+    diarization = diarize(samples, sample_rate, diarizer, options.limits, progress)
     if centroids is not None:
         centroids.update(diarization.centroids)
-    return speakers_block(diarization), diarizer.models
+    return speakers_block(diarization), list(diarizer.models)
 
 
 def _progress_hook(progress: Update) -> Callable[..., None]:

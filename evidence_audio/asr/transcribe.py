@@ -2,39 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from .asr import suspect
-from .asr.decoding import DECODING, Decoding
-from .asr.transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
-from .asr.vad import VAD, SAMPLE_RATE, VadOptions, speech_regions
-from .errors import EvidenceError
-from .progress import Update
+from . import suspect
+from .decoding import DECODING, Decoding
+from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
+from .vad import VAD, VadOptions, speech_regions
+from ..errors import EvidenceError
+from ..intake import ANALYSIS_RATE
+from ..progress import Update
 
-Clip = tuple[float, float]
+# (start, end) in seconds; the "clips" an engine decodes are these (Whisper's clip_timestamps)
+Interval = tuple[float, float]
 
 # Audio handed to an engine at once. Both engines compute the log-mel spectrogram of all they are
-# given (about 2.5 GB of working memory per hour), so a long recording goes in pieces of at most
+# given (about 2.5 GB of working memory per hour), so a long recording goes in chunks of at most
 # this much speech, cut between speech regions; a shorter recording goes whole.
-PIECE_S = 600.0
-PIECE_MARGIN_S = 1.0  # audio kept around a piece's clips, so the spectrogram's edges fall outside them
+CHUNK_S = 600.0
+CHUNK_MARGIN_S = 1.0  # audio kept around a chunk's clips, so the spectrogram's edges fall outside them
 
 
-def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[tuple[float, float, list[Clip]]]:
-    """(piece start, piece end, its clips relative to the start): the recording's clips in stretches
+def chunks(clips: list[Interval], duration: float,
+           limit: float = CHUNK_S) -> list[tuple[float, float, list[Interval]]]:
+    """(chunk start, chunk end, its clips relative to the start): the recording's clips in stretches
     of at most ``limit`` seconds (plus margins); a single clip longer than that is cut at the limit."""
     if duration <= limit:
         return [(0.0, duration, list(clips))]
-    cut: list[Clip] = []
+    cut: list[Interval] = []
     for start, end in clips:
         while end - start > limit:
             cut.append((start, start + limit))
             start += limit
         cut.append((start, end))
-    groups: list[list[Clip]] = []
+    groups: list[list[Interval]] = []
     for clip in cut:
         if groups and clip[1] - groups[-1][0][0] <= limit:
             groups[-1].append(clip)
@@ -47,11 +50,11 @@ def pieces(clips: list[Clip], duration: float, limit: float = PIECE_S) -> list[t
     return found
 
 
-def around(clips: list[Clip], duration: float) -> tuple[float, float]:
-    """(start, end) in seconds of the audio kept around ``clips``: PIECE_MARGIN_S on each side within
+def around(clips: list[Interval], duration: float) -> tuple[float, float]:
+    """(start, end) in seconds of the audio kept around ``clips``: CHUNK_MARGIN_S on each side within
     the recording, the start on the 10 ms frame grid."""
-    start = float(np.floor(max(0.0, clips[0][0] - PIECE_MARGIN_S) * 100) / 100)
-    return start, min(duration, clips[-1][1] + PIECE_MARGIN_S)
+    start = float(np.floor(max(0.0, clips[0][0] - CHUNK_MARGIN_S) * 100) / 100)
+    return start, min(duration, clips[-1][1] + CHUNK_MARGIN_S)
 
 
 LANGUAGE_WINDOW_S = 30.0  # Whisper identifies a language on at most 30 s of audio at a time
@@ -85,7 +88,7 @@ def restrict(ranked: list[tuple[str, float]], candidates: list[str] | None) -> l
     return sorted(((c, probabilities[c] / total) for c in candidates), key=lambda item: (-item[1], item[0]))
 
 
-def windows(clips: list[Clip], limit: float = LANGUAGE_WINDOW_S) -> list[Clip]:
+def windows(clips: list[Interval], limit: float = LANGUAGE_WINDOW_S) -> list[Interval]:
     """Each clip, cut into equal windows of at most ``limit`` seconds."""
     found = []
     for start, end in clips:
@@ -96,7 +99,7 @@ def windows(clips: list[Clip], limit: float = LANGUAGE_WINDOW_S) -> list[Clip]:
     return found
 
 
-def language_spans(engine, samples: np.ndarray, clips: list[Clip], forced: str | None,
+def language_spans(engine, samples: np.ndarray, clips: list[Interval], forced: str | None,
                    candidates: list[str] | None = None) -> list[LanguageSpan]:
     """The language of each clip (each <= 30 s window of it), identified from its own audio.
 
@@ -111,11 +114,11 @@ def language_spans(engine, samples: np.ndarray, clips: list[Clip], forced: str |
             raise EvidenceError(f"this model is English-only; cannot decode language {forced or candidates!r}")
         return [LanguageSpan(s, e, "en", 1.0, [("en", 1.0)]) for s, e in clips]
     if forced:
-        restrict(engine.detect_language(samples[:SAMPLE_RATE]), [forced])  # checks the code
+        restrict(engine.detect_language(samples[:ANALYSIS_RATE]), [forced])  # checks the code
         return [LanguageSpan(s, e, forced, None, [(forced, 1.0)]) for s, e in clips]
     spans = []
     for start, end in windows(clips):
-        ranked = restrict(engine.detect_language(samples[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]), candidates)
+        ranked = restrict(engine.detect_language(samples[int(start * ANALYSIS_RATE):int(end * ANALYSIS_RATE)]), candidates)
         spans.append(LanguageSpan(start, end, ranked[0][0], ranked[0][1], ranked))
     long = [s for s in spans if s.end - s.start >= SHORT_SPAN_S]
     for span in spans:
@@ -150,20 +153,20 @@ def _span_at(spans: list[LanguageSpan], t: float) -> LanguageSpan | None:
                default=None)
 
 
-def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decoding: Decoding, duration: float,
-            piece_s: float, local: bool = True) -> list[Segment]:
+def _decode(engine, samples: np.ndarray, clips: list[Interval], language: str, decoding: Decoding, duration: float,
+            chunk_s: float, local: bool = True) -> list[Segment]:
     """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed.
     ``local``: the engine gets only the audio around the clips (with margins, cut on the 10 ms frame
     grid), not the whole recording, whose spectrogram it would otherwise compute for every call."""
     offset = 0.0
     if local and clips:
         offset, end = around(clips, duration)
-        samples, duration = samples[round(offset * SAMPLE_RATE):round(end * SAMPLE_RATE)], end - offset
+        samples, duration = samples[round(offset * ANALYSIS_RATE):round(end * ANALYSIS_RATE)], end - offset
         clips = [(a - offset, b - offset) for a, b in clips]
     found = []
-    for start, end, piece_clips in pieces(clips, duration, piece_s):
-        piece = samples[round(start * SAMPLE_RATE):round(end * SAMPLE_RATE)]
-        for segment in engine.transcribe(piece, language, "transcribe", piece_clips, decoding):
+    for start, end, chunk_clips in chunks(clips, duration, chunk_s):
+        chunk = samples[round(start * ANALYSIS_RATE):round(end * ANALYSIS_RATE)]
+        for segment in engine.transcribe(chunk, language, "transcribe", chunk_clips, decoding):
             segment = segment.shifted(start + offset) if start + offset else segment
             segment.language = language
             found.append(suspect.remove_impossible_words(segment))
@@ -171,7 +174,7 @@ def _decode(engine, samples: np.ndarray, clips: list[Clip], language: str, decod
 
 
 def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
-                      candidates: list[str] | None, decoding: Decoding, duration: float, piece_s: float) -> list[Segment]:
+                      candidates: list[str] | None, decoding: Decoding, duration: float, chunk_s: float) -> list[Segment]:
     """Segments of regions whose language was unsure (probability below LANGUAGE_SURE with a second
     language at SECOND_LANGUAGE or more, as where two languages share a region), each identified again on its own audio and, where another language
     wins, decoded again alone in that language. Segments under 1 s are left as they are."""
@@ -182,13 +185,13 @@ def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], span
                 or len(span.ranked) < 2 or span.ranked[1][1] < SECOND_LANGUAGE or segment.end - segment.start < 1.0:
             checked.append(segment)
             continue
-        audio = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
+        audio = samples[int(segment.start * ANALYSIS_RATE):int(np.ceil(segment.end * ANALYSIS_RATE))]
         code, probability = restrict(engine.detect_language(audio), candidates)[0]
         if code == segment.language:
             segment.language_probability = probability
             checked.append(segment)
             continue
-        again = _decode(engine, samples, [(segment.start, segment.end)], code, decoding, duration, piece_s)
+        again = _decode(engine, samples, [(segment.start, segment.end)], code, decoding, duration, chunk_s)
         for part in again:
             part.language_probability = probability
         checked += again
@@ -206,7 +209,7 @@ def too_fast(segment: Segment) -> bool:
 
 
 def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
-                   piece_s: float) -> list[Segment]:
+                   chunk_s: float) -> list[Segment]:
     """Segments with more text than their audio could hold, decoded again alone with Whisper's
     compression-ratio fallback on (a repetitive result is decoded again at the next temperature)."""
     with_fallback = replace(decoding, compression_ratio_threshold=suspect.THRESHOLDS.compression_ratio)
@@ -221,14 +224,14 @@ def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decodin
             checked += group
             continue
         again = _decode(engine, samples, [(group[0].start, group[-1].end)], group[0].language, with_fallback,
-                        duration, piece_s)
+                        duration, chunk_s)
         for part in again:
             part.language_probability, part.repetition_fallback = group[0].language_probability, True
         checked += again
     return checked
 
 
-def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Clip]:
+def uncovered(speech: list[Interval], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Interval]:
     """Stretches of ``speech`` at least ``min_s`` long that no transcribed word reaches (a word reaches
     ``WORD_REACH_S`` either side of itself; a segment without word times covers its span if it has text)."""
     covered = sorted([(w.start - WORD_REACH_S, w.end + WORD_REACH_S) for s in segments for w in s.words]
@@ -247,56 +250,57 @@ def uncovered(speech: list[Clip], segments: list[Segment], min_s: float = MIN_UN
     return found
 
 
-def translate(engine, samples: np.ndarray, segment: Segment, language: str, decoding: Decoding) -> tuple[str, list[str]]:
+def translate_segment(engine, samples: np.ndarray, segment: Segment, language: str,
+                      decoding: Decoding) -> tuple[str, list[str]]:
     """English for one segment, its audio decoded again with task=translate, and the reasons to doubt it."""
-    piece = samples[int(segment.start * SAMPLE_RATE):int(np.ceil(segment.end * SAMPLE_RATE))]
-    clip = [(0.0, len(piece) / SAMPLE_RATE)]
+    piece = samples[int(segment.start * ANALYSIS_RATE):int(np.ceil(segment.end * ANALYSIS_RATE))]
+    clip = [(0.0, len(piece) / ANALYSIS_RATE)]
     parts = list(engine.transcribe(piece, language, "translate", clip, decoding, word_timestamps=False))
     return " ".join(p.text for p in parts).strip(), suspect.translation_reasons(segment.text, language, parts)
 
 
 def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
-               languages: list[str] | None = None, english: bool = False, speech_only: bool = True,
+               languages: list[str] | None = None, translate: bool = False, speech_only: bool = True,
                decoding: Decoding = DECODING, vad: VadOptions = VAD, progress: Update | None = None,
-               piece_s: float = PIECE_S) -> Transcript:
+               chunk_s: float = CHUNK_S) -> Transcript:
     """Transcribe 16 kHz mono samples, each speech region in its own language.
 
     ``language`` forces one language; ``languages`` restricts identification to these codes. With
-    ``english``, each segment gets an English translation, checked like the original. Speech (by
+    ``translate``, each segment gets an English translation, checked like the original. Speech (by
     voice activity) that no word covers is decoded again on its own; what stays without words is
     listed in ``Transcript.untranscribed``. Raises EvidenceError on an unknown language code.
     """
-    duration = len(samples) / SAMPLE_RATE
+    duration = len(samples) / ANALYSIS_RATE
     speech = speech_regions(vad_model, samples, vad)
-    if english and not engine.multilingual:
+    if translate and not engine.multilingual:
         raise EvidenceError("--translate needs a multilingual model (not an English-only one)")
     clips = speech if speech_only else [(0.0, duration)]
     spans = language_spans(engine, samples, clips, language, languages) if clips else []
     guess = overall_language(spans, language, languages)
     segments: list[Segment] = []
-    runs: list[tuple[str, list[Clip]]] = []
+    runs: list[tuple[str, list[Interval]]] = []
     for span in spans:  # consecutive spans of one language are decoded together
         if runs and runs[-1][0] == span.code:
             runs[-1][1].append((span.start, span.end))
         else:
             runs.append((span.code, [(span.start, span.end)]))
-    for code, run in runs:  # one language throughout: the recording goes as before, whole or in pieces
-        segments += _decode(engine, samples, run, code, decoding, duration, piece_s, local=len(runs) > 1)
+    for code, run in runs:  # one language throughout: the recording goes as before, whole or in chunks
+        segments += _decode(engine, samples, run, code, decoding, duration, chunk_s, local=len(runs) > 1)
         if progress and segments:
             progress(min(segments[-1].end, duration), duration)
     if not language:
-        segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, piece_s)
-    segments = redecode_loops(engine, samples, segments, decoding, duration, piece_s)
+        segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, chunk_s)
+    segments = redecode_loops(engine, samples, segments, decoding, duration, chunk_s)
     untranscribed = []
     fine = []  # the finer voice-activity pass runs only where the speech regions leave a gap
     for a, b in uncovered(speech, segments):
-        piece = samples[int(a * SAMPLE_RATE):int(np.ceil(b * SAMPLE_RATE))]
+        piece = samples[int(a * ANALYSIS_RATE):int(np.ceil(b * ANALYSIS_RATE))]
         fine += [(a + s, a + e) for s, e in speech_regions(vad_model, piece, FINE_VAD)]
     if fine:
         for start, end in uncovered(fine, segments):
             code = _span_at(spans, (start + end) / 2).code if spans else (language or "en")
             a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
-            again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, piece_s) if s.words]
+            again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, chunk_s) if s.words]
             kept = [s for s in again if not suspect.reasons(s, speech)]  # doubtful text here is most often noise
             for segment in kept:
                 segment.decoded_alone = True
@@ -312,9 +316,9 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
         if segment.language_probability is None and span is not None and span.code == segment.language:
             segment.language_probability = span.probability
         segment.suspect_reasons = suspect.reasons(segment, speech)
-    if english:
+    if translate:
         for segment in segments:
-            segment.translation, segment.translation_suspect_reasons = translate(
+            segment.translation, segment.translation_suspect_reasons = translate_segment(
                 engine, samples, segment, segment.language or guess.code, decoding)
     if progress:
         progress(duration, duration)
@@ -328,12 +332,71 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
 
 def load_models(engine_name: str, model: str, compute_type: str = "int8", threads: int = 0):
     """The Whisper engine and the voice activity model, each verified; and their ModelUse records."""
-    from . import models
-    from .asr.engines import load_engine, resolve_model
-    from .asr.vad import load_vad
+    from .. import models
+    from .engines import load_engine, resolve_model
+    from .vad import load_vad
 
     whisper_use = resolve_model(engine_name, model)
     vad_use = models.require("silero-vad")
     engine = load_engine(engine_name, whisper_use, compute_type=compute_type, threads=threads)
     vad_model = load_vad(Path(vad_use.path) / "silero_vad.onnx")
     return engine, vad_model, [whisper_use, vad_use]
+
+
+@dataclass(frozen=True)
+class TranscriptionOptions:
+    """What the transcription stage is asked for (the transcription fields of ``pipeline.Settings``)."""
+
+    engine: str = "faster-whisper"  # or openai-whisper (the same weights, converted)
+    model: str = "base"  # base, tiny.en, a manifest name, or the path of an own model
+    compute_type: str = "int8"  # faster-whisper only
+    language: str | None = None  # forced language code; None: identified for each speech region
+    languages: tuple[str, ...] | None = None  # identification restricted to these codes
+    translate: bool = False  # an English translation beside every segment
+    speech_only: bool = True  # only the regions voice activity calls speech
+
+    def load(self):
+        """The loaded models this stage runs on: ``load_models``' (engine, VAD model, ModelUse list)."""
+        return load_models(self.engine, self.model, self.compute_type)
+
+
+def transcript_stage(samples: np.ndarray, sample_rate: int, options: TranscriptionOptions, *, loaded=None,
+                     progress: Update | None = None) -> tuple[dict, list]:
+    """The transcription stage: the report's ``analysis.transcript`` block and the models used.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        The analysis signal: float32, shape (n,), mono, in [-1, 1].
+    sample_rate : int
+        Its rate in Hz; must be ``intake.ANALYSIS_RATE`` (16000).
+    options : TranscriptionOptions
+        Engine, model, languages, translation and speech-only setting.
+    loaded : tuple, optional
+        ``options.load()``'s result, kept by a caller that analyses many recordings; loaded here if None.
+    progress : callable, optional
+        ``progress(seconds_done, seconds_in_all)`` as the speech regions are decoded.
+
+    Returns
+    -------
+    block : dict
+        ``analysis.transcript`` as report/schema.json defines it (times in seconds, rounded to 1 ms).
+    models_used : list of models.ModelUse
+        The Whisper model and silero-vad, each with its verified file hashes.
+
+    Raises
+    ------
+    ValueError
+        ``sample_rate`` is not 16000.
+    EvidenceError
+        An unknown language code, or a language an English-only model cannot decode (exit 1).
+    ModelError
+        A model is missing or its files do not match the manifest (exit 6).
+    """
+    if sample_rate != ANALYSIS_RATE:
+        raise ValueError(f"the transcription stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+    engine, vad_model, used = loaded or options.load()
+    transcript = transcribe(engine, used[0].name, vad_model, samples, language=options.language,
+                            languages=list(options.languages) if options.languages else None,
+                            translate=options.translate, speech_only=options.speech_only, progress=progress)
+    return transcript.to_record(), list(used)

@@ -1,35 +1,18 @@
-"""Native-rate PCM in and out with PyAV: decode every channel, encode wav/flac/mp3/m4a/opus.
+"""Samples out as files with PyAV: encode wav/flac/mp3/m4a/opus.
 
 The analysis signal of ``intake`` is 16 kHz mono; tools that must hand back a file of the same
-shape as the evidence (redaction) or build test material (re-encoded clips) use these instead.
+shape as the evidence (redaction) or build test material (re-encoded clips) encode native-rate
+PCM (``intake.decode_native``) with these.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from pathlib import Path
 
 import av
 import numpy as np
 
 from .errors import OutputError
-from .intake import decode_file
-
-
-@dataclass(frozen=True)
-class NativeAudio:
-    """Every channel of one audio stream at its own rate, as decoded, on the file's timeline."""
-
-    samples: np.ndarray  # float32, shape (n, channels)
-    sample_rate: int
-    sample_format: str  # FFmpeg's name of the stream's sample format, e.g. "s16"
-    codec: str
-    stream_index: int = 0
-
-    @property
-    def duration_s(self) -> float:
-        return self.samples.shape[0] / self.sample_rate
 
 
 # extension -> (container format, codec, sample format, rates the encoder accepts or None for any)
@@ -40,17 +23,6 @@ FORMATS = {
     ".m4a": ("ipod", "aac", "fltp", None),
     ".opus": ("ogg", "libopus", "s16", (8000, 12000, 16000, 24000, 48000)),
 }
-
-
-def decode_native(path: str | Path, stream: int | None = None) -> NativeAudio:
-    """Every channel of the analysed audio stream (``stream``, or the first the analysis uses) at its
-    first sample rate, on the file's timeline: decoded by ``intake.decode`` (the one decoding path),
-    so a later rate is resampled to it (soxr HQ), gaps are silence and a late start is leading
-    silence. Raises InputError (3) or MediaError (4)."""
-    audio = decode_file(path, stream, native=True)
-    codec = next(s.codec for s in audio.streams if s.index == audio.stream_index)
-    return NativeAudio(audio.native, audio.native_sample_rate, audio.native_format, codec or "unknown",
-                       audio.stream_index)
 
 
 # lossless formats can keep the evidence's own sample format

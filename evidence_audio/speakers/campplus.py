@@ -25,7 +25,8 @@ import torchaudio.compliance.kaldi as kaldi
 from pyannote.audio.core.model import Model
 from pyannote.audio.models.blocks.pooling import StatsPool
 
-SAMPLE_RATE = 16000
+from ..intake import ANALYSIS_RATE
+
 NUM_MEL_BINS = 80
 EMBEDDING_SIZE = 192
 
@@ -201,7 +202,7 @@ class CAMPPlusEmbedding(Model):
     """CAM++ as a pyannote.audio embedding ``Model`` (16 kHz mono in, 192-d embeddings out)."""
 
     def __init__(self, weights_file: str | Path):
-        super().__init__(sample_rate=SAMPLE_RATE, num_channels=1)
+        super().__init__(sample_rate=ANALYSIS_RATE, num_channels=1)
         self.campplus = load_campplus(weights_file)
 
     @property
@@ -211,7 +212,7 @@ class CAMPPlusEmbedding(Model):
     def compute_fbank(self, waveforms: torch.Tensor) -> torch.Tensor:
         """3D-Speaker's features: 80 Kaldi log-mel filterbanks (25/10 ms), mean-normalised over time."""
         features = torch.stack([
-            kaldi.fbank(waveform, num_mel_bins=NUM_MEL_BINS, sample_frequency=SAMPLE_RATE, dither=0.0)
+            kaldi.fbank(waveform, num_mel_bins=NUM_MEL_BINS, sample_frequency=ANALYSIS_RATE, dither=0.0)
             for waveform in waveforms
         ])
         return features - features.mean(dim=1, keepdim=True)
@@ -256,7 +257,7 @@ def embed_chunks(embedding: CAMPPlusEmbedding, samples: torch.Tensor, chunk_star
     rather than the chunk, so values differ slightly from ``embedding(chunk_waveform, mask)``.
     ``progress(completed, total)`` is called after each block.
     """
-    rate = SAMPLE_RATE
+    rate = ANALYSIS_RATE
     hop = BLOCK_S - chunk_s
     if hop <= 0:
         raise ValueError(f"chunks of {chunk_s} s do not fit in blocks of {BLOCK_S} s")
