@@ -1,6 +1,6 @@
 """Distress-event benchmark: held-out clip-level figures and timed scene figures, per class.
 
-    OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/events.py [--recipe augmented|baseline]
+    OMP_NUM_THREADS=1 nice .venv/bin/python benchmarks/events.py [--recipe shipped|augmented|baseline]
         [--scenes-per-fold 16] [--record]
 
 Clip level: nested grouped 5-fold CV over ../shared/eval (groups = recording, speaker, uploader or
@@ -9,7 +9,8 @@ its group (distress_training.py: the inner loop picks them), through the detecto
 Test scenes: benchmarks/scenes.py mixes each fold's held-out screams, cries and shouts into that
 fold's held-out speech with car noise at -5, 0, 5 and 10 dB (never trained on, in any form); each
 test scene is scored by the model of its fold, which saw none of its ingredients.
-`--recipe baseline` reproduces the recipe shipped before 2026-12 on the same folds and scenes.
+`--recipe baseline` reproduces the recipe shipped before 2026-12 on the same folds and scenes;
+`--recipe augmented` trains with noise and room augmentation (measured, not shipped).
 Figures: docs/distress_events.md. Targets (issue 19): clips recall >= 0.95 at precision >= 0.92
 per class; scenes event F1 >= 0.85 over all classes and >= 0.7 per class.
 """
@@ -68,6 +69,7 @@ def scene_figures(trainer: training.Trainer, models_by_fold, scenes) -> dict:
         counts[(label, snr)] = [a + b for a, b in zip(counts.get((label, snr), [0, 0, 0]), (tp, fp, fn))]
 
     onset_errors, empty_fp, empty_s, split = [], 0, 0.0, 0
+    heard_as: dict[str, dict[str, int]] = {c: {} for c in data.CLASSES}  # reference class -> what was found there
     for f, scene in scenes:
         model = models_by_fold[f]
         scores = model.scores(scene.frames.vectors.astype(np.float64), scene.frames.level_db)
@@ -76,8 +78,11 @@ def scene_figures(trainer: training.Trainer, models_by_fold, scenes) -> dict:
         if not refs:
             empty_fp += len(dets)
             empty_s += scene_mixer.SCENE_S
-        for ref in refs:  # one reference found as two or more events of its class
-            split += sum(d.label == ref.label and d.start < ref.end + 0.5 and d.end > ref.start - 0.5 for d in dets) > 1
+        for ref in refs:
+            there = [d.label for d in dets if d.start < ref.end + 0.5 and d.end > ref.start - 0.5]
+            split += there.count(ref.label) > 1  # one reference found as two or more events of its class
+            for label in sorted(set(there)) or ["nothing"]:
+                heard_as[ref.label][label] = heard_as[ref.label].get(label, 0) + 1
         for label in data.CLASSES:
             mine = [r for r in refs if r.label == label]
             found = [d for d in dets if d.label == label]
@@ -100,6 +105,7 @@ def scene_figures(trainer: training.Trainer, models_by_fold, scenes) -> dict:
     out["by_snr_db"] = {s: {**{c: total([c], [s]) for c in data.CLASSES}, "all classes": total(data.CLASSES, [s])}
                         for s in snrs}
     out["references_found_as_several_events"] = split
+    out["found_at_reference_events"] = heard_as
     out["median_onset_error_s"] = round(float(np.median(onset_errors)), 2) if onset_errors else None
     out["false_events_per_minute_in_event_free_scenes"] = round(empty_fp / (empty_s / 60), 2) if empty_s else None
     out["scenes"] = len(scenes)
@@ -133,11 +139,11 @@ def distance_lines(result: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", choices=["augmented", "baseline"], default="augmented")
+    parser.add_argument("--recipe", choices=list(training.RECIPES), default=training.RECIPE.name)
     parser.add_argument("--scenes-per-fold", type=int, default=16)
     parser.add_argument("--record", action="store_true", help="write the figures into data/error_rates.json")
     args = parser.parse_args()
-    recipe = training.RECIPE if args.recipe == "augmented" else training.BASELINE
+    recipe = training.RECIPES[args.recipe]
     encoder = frames.WhisperEncoder(models.require("whisper-base").path, threads=1)
     clips = data.catalogue()
     trainer = training.build(recipe, clips, [data.load_frames(c, encoder) for c in clips], encoder)
@@ -152,16 +158,18 @@ def main() -> None:
     if args.record:
         if recipe is not training.RECIPE:
             parser.error("--record writes the shipped recipe's figures only")
-        record(result)
+        record(result, recipe)
 
 
-def record(result: dict) -> None:
+def record(result: dict, recipe: training.Recipe) -> None:
     """Write the held-out figures into the package's error-rate table (quoted in every report)."""
     from evidence_audio.error_rates import Measure, record_measure
 
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/events.py --record"
-    conditions = ("distress-classifier (Whisper-base encoder, 1 s windows every 0.5 s, noise- and reverberation-"
-                  "augmented training), per-fold thresholds and smoothing chosen by inner cross-validation")
+    conditions = ("distress-classifier (Whisper-base encoder, 1 s windows every 0.5 s"
+                  + (", noise- and reverberation-augmented training" if recipe.augmented_copies else "")
+                  + f", recipe '{recipe.name}'), per-fold thresholds (lowest at clip precision >= 0.92) and smoothing "
+                  "(hysteresis, minimum duration, merge gap) chosen by inner cross-validation")
     clip = result["clip_level_heldout"]
     datasets = {"scream": ("events_scream_shout", "scream clips against every negative clip (speech, street, "
                            "engines, music, whistles, noises)"),

@@ -69,7 +69,7 @@ def small_trainer(shared_eval, tmp_path_factory):
     from evidence_audio import models
 
     encoder = WhisperEncoder(models.require("whisper-base").path, threads=1)
-    recipe = replace(training.RECIPE, scenes_per_fold=0)
+    recipe = replace(training.AUGMENTED, scenes_per_fold=0)
     trainer = training.build(recipe, picked, [data.load_frames(c, encoder) for c in picked], encoder)
     yield trainer
     patch.undo()
