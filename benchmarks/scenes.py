@@ -73,9 +73,11 @@ def _background(rng: np.random.Generator, speech: list[Clip], noises: tuple[str,
 
 def build_scenes(count: int, events: list[Clip], speech: list[Clip], seed: int = SEED,
                  prefix: str = "scene", noises: tuple[str, ...] = CAR_NOISE,
-                 events_per_scene: int = EVENTS_PER_SCENE) -> list[Scene]:
+                 events_per_scene: int = EVENTS_PER_SCENE, snrs: tuple[float, ...] = SNRS_DB,
+                 reverb=None) -> list[Scene]:
     """`count` scenes; every fourth has no event (false alarms), the others events_per_scene each,
-    each event's class drawn uniformly, then a clip of that class."""
+    each event's class drawn uniformly, then a clip of that class, at an SNR drawn from snrs;
+    reverb(clip, rng), when given, transforms each event clip before it is mixed in."""
     rng = np.random.default_rng(seed)
     by_label = {label: [c for c in events if c.target == label] for label in sorted({c.target for c in events})}
     scenes = []
@@ -88,7 +90,9 @@ def build_scenes(count: int, events: list[Clip], speech: list[Clip], seed: int =
             pool = by_label[list(by_label)[rng.integers(len(by_label))]]
             clip = pool[rng.integers(len(pool))]
             x = _active(read_audio(clip.path))[: int((slot - 1.0) * SR)]
-            snr = float(SNRS_DB[rng.integers(len(SNRS_DB))])
+            if reverb is not None:
+                x = reverb(x, rng)
+            snr = float(snrs[rng.integers(len(snrs))])
             start = int((e * slot + rng.uniform(0.5, max(0.5, slot - 0.5 - len(x) / SR))) * SR)
             span = mix[start : start + len(x)]
             x = x / (_rms(x) + 1e-9) * _rms(span) * 10 ** (snr / 20)

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from evidence_audio.cli import main
-from evidence_audio.events import cues, frames
+from evidence_audio.events import classifier, cues, frames
 from evidence_audio.events.detector import DistressDetector, events_block
-from evidence_audio.events.merge import merge_frames
+from evidence_audio.events.merge import Smoothing, merge_frames
 from evidence_audio.intake import decode_file
 from evidence_audio.report.verify import schema
 
@@ -91,6 +91,59 @@ def test_a_window_counts_for_the_class_furthest_above_its_threshold():
     scores = np.array([[0.6, 0.95], [0.9, 0.5]])  # window 0: scream 1.2x, cry 1.9x its threshold
     events = merge_frames(starts, starts + 1.0, scores, ("scream", "cry"), {"scream": 0.5, "cry": 0.5})
     assert [(e.label, e.start, e.end) for e in events] == [("cry", 0.0, 1.0), ("scream", 0.5, 1.5)]
+
+
+def test_hysteresis_keeps_one_scream_with_a_weaker_middle_one_event():
+    starts = np.arange(20) * 0.5
+    scores = np.zeros((20, 1))
+    scores[2:4, 0] = 0.9  # onset
+    scores[4:10, 0] = 0.35  # the scream goes on, weaker: under the on threshold, over the off one
+    scores[10:12, 0] = 0.8
+    plain = merge_frames(starts, starts + 1.0, scores, ("scream",), {"scream": 0.5})
+    assert [(e.start, e.end) for e in plain] == [(1.0, 2.5), (5.0, 6.5)]
+    held = merge_frames(starts, starts + 1.0, scores, ("scream",), {"scream": 0.5}, Smoothing(off_ratio=0.5))
+    assert [(e.start, e.end, e.score) for e in held] == [(1.0, 6.5, 0.9)]
+    # windows over the off threshold alone never start an event
+    scores[2:4, 0] = scores[10:12, 0] = 0.35
+    assert merge_frames(starts, starts + 1.0, scores, ("scream",), {"scream": 0.5}, Smoothing(off_ratio=0.5)) == []
+
+
+def test_short_events_are_dropped_unless_the_recording_is_shorter():
+    starts = np.arange(10) * 0.5
+    scores = np.zeros((10, 1))
+    scores[1, 0] = 0.9  # one window: a 1 s event
+    scores[5:8, 0] = 0.9  # three windows: 2.5 ... 4.5
+    rule = Smoothing(min_event_s=1.5, merge_gap_s=0.0)
+    events = merge_frames(starts, starts + 1.0, scores, ("scream",), {"scream": 0.5}, rule)
+    assert [(e.start, e.end) for e in events] == [(2.5, 4.5)]
+    short = merge_frames(np.array([0.0]), np.array([0.8]), np.array([[0.9]]), ("scream",), {"scream": 0.5}, rule)
+    assert [(e.start, e.end) for e in short] == [(0.0, 0.8)]
+
+
+def test_merge_gap_joins_events_of_one_class_only():
+    starts = np.arange(12) * 0.5
+    scores = np.zeros((12, 2))
+    scores[[1, 6], 0] = 0.9  # scream windows 0.5-1.5 and 3.0-4.0: gap 1.5 s
+    scores[[3], 1] = 0.9  # a cry between them
+    for gap, expected in ((1.0, 2), (2.0, 1)):
+        events = merge_frames(starts, starts + 1.0, scores, ("scream", "cry"), {"scream": 0.5, "cry": 0.5},
+                              Smoothing(merge_gap_s=gap))
+        assert sum(e.label == "scream" for e in events) == expected
+        assert [(e.start, e.end) for e in events if e.label == "cry"] == [(1.5, 2.5)]
+
+
+def test_classifier_file_keeps_smoothing_and_training_data():
+    folder = classifier.Path(classifier.__file__).parents[1] / "data"
+    assert "smoothing" in json.loads((folder / classifier.WEIGHTS_FILE).read_text(encoding="utf-8"))
+    shipped = classifier.load(folder)
+    assert 0 < shipped.smoothing.off_ratio <= 1 and shipped.smoothing.merge_gap_s >= 0
+    assert shipped.training_data and not any("volvo" in line and "never used" not in line
+                                             for line in shipped.training_data)
+    again = classifier.from_json(shipped.to_json())
+    assert (again.smoothing, again.training_data, again.thresholds) == (shipped.smoothing, shipped.training_data,
+                                                                        shipped.thresholds)
+    older = {k: v for k, v in shipped.to_json().items() if k not in ("smoothing", "training_data")}
+    assert classifier.from_json(older).smoothing == Smoothing()  # files before smoothing: the plain rule
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """The shipped distress classifier: one logistic regression per class on pooled Whisper-encoder frames.
 
 Weights are a small JSON file (no pickle, nothing executable): per-feature standardisation, one
-weight vector and bias per class, and the per-class thresholds chosen by grouped cross-validation.
+weight vector and bias per class, the per-class thresholds and the smoothing over time (hysteresis,
+minimum event duration, merge gap) chosen by grouped cross-validation, and the list of its training
+data. A file without `smoothing` (older format) gets the plain rule, merge.Smoothing().
 Its recipe is notebooks/train_distress_classifier.ipynb; its hash is in models/manifest.json.
 """
 
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .merge import Smoothing
 
 WEIGHTS_FILE = "distress_classifier.json"
 
@@ -26,6 +30,8 @@ class DistressClassifier:
     thresholds: dict[str, float]
     min_level_db: float  # windows quieter than this are scored 0 (digital silence cannot scream)
     encoder: str  # the model whose encoder makes the features
+    smoothing: Smoothing = Smoothing()
+    training_data: tuple[str, ...] = ()  # what it was trained on, one line per source
 
     def scores(self, vectors: np.ndarray, level_db: np.ndarray) -> np.ndarray:
         """Probability per window and class, shape (n_windows, n_classes)."""
@@ -40,6 +46,8 @@ class DistressClassifier:
             "encoder": self.encoder,
             "min_level_db": self.min_level_db,
             "thresholds": self.thresholds,
+            "smoothing": self.smoothing.to_json(),
+            "training_data": list(self.training_data),
             "mean": [float(f"{v:.7g}") for v in self.mean],
             "scale": [float(f"{v:.7g}") for v in self.scale],
             "intercept": [float(f"{v:.7g}") for v in self.intercept],
@@ -57,6 +65,8 @@ def from_json(data: dict) -> DistressClassifier:
         thresholds={k: float(v) for k, v in data["thresholds"].items()},
         min_level_db=float(data["min_level_db"]),
         encoder=data["encoder"],
+        smoothing=Smoothing(**data.get("smoothing", {})),
+        training_data=tuple(data.get("training_data", ())),
     )
 
 

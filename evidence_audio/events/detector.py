@@ -37,7 +37,8 @@ class DistressDetector:
     def detect(self, samples: np.ndarray) -> list[SoundEvent]:
         """Scream, shout and cry events of a 16 kHz mono recording."""
         pooled, scores = self.window_scores(samples)
-        return merge_frames(pooled.starts, pooled.ends, scores, self.classifier.classes, self.classifier.thresholds)
+        return merge_frames(pooled.starts, pooled.ends, scores, self.classifier.classes,
+                            self.classifier.thresholds, self.classifier.smoothing)
 
 
 def events_block(detector: DistressDetector, samples: np.ndarray, transcript: dict | None) -> dict:
