@@ -53,12 +53,15 @@ PIPELINE_OPTIONS = {"segmentation_step": 0.1, "embedding_exclude_overlap": True}
 BATCH_SIZE = 32
 # A person who goes from calm speech to shouting can come out as two speakers: CAM++ embeddings of
 # strained voice lie far from the same person's calm ones (RAVDESS actors, calm vs fearful/angry
-# takes: cosine distance 0.40-0.69 between the two clusters' centroids). A speaker whose speech is
-# at least `min_level_difference_db` louder than another's, and whose centroid lies within
-# `max_distance` (cosine) of that quieter speaker's, is taken to be that speaker raising the voice:
-# its turns are re-assigned to the quieter speaker, and the report lists every re-assigned turn.
-# Measured with benchmarks/diarization.py --actors and benchmarks/car_scenes.py (docs/scenes.md).
-STRAIN = {"max_distance": 0.7, "min_level_difference_db": 10.0}
+# takes: cosine distance 0.40-0.69 between the two clusters' centroids). A speaker with at most
+# `max_speech_s` of speech that is at least `min_level_difference_db` louder than another speaker's,
+# and whose centroid lies within `max_distance` (cosine) of that quieter speaker's, is taken to be that
+# speaker raising the voice: its turns are re-assigned to the quieter speaker, and the report lists
+# every re-assigned turn. Chosen on benchmarks/diarization.py --actors, the pyannote debug and sample
+# files and the police-car scenes of benchmarks/car_scenes.py (seed 20261201; checked on seed
+# 20261202): without the speech cap, whole talkers that happened to be louder were merged into others.
+# Figures in docs/scenes.md.
+STRAIN = {"max_distance": 0.7, "min_level_difference_db": 10.0, "max_speech_s": 15.0}
 
 
 @dataclass(frozen=True)
@@ -185,12 +188,13 @@ def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: S
 
 
 def merge_strained(annotation: Annotation, centroids: dict[str, np.ndarray], samples: np.ndarray, sample_rate: int,
-                   min_speakers: int = 1) -> tuple[Annotation, dict[str, np.ndarray], list[dict]]:
+                   min_speakers: int = 1, rule: dict | None = None) -> tuple[Annotation, dict[str, np.ndarray], list[dict]]:
     """Re-assign a raised-voice speaker's turns to the calm speaker it most resembles (rule: ``STRAIN``).
 
     Speakers are taken loudest first (level: dB of the mean square of the samples in their turns); each
-    goes to the nearest (cosine distance of centroids) speaker at least ``min_level_difference_db``
-    quieter within ``max_distance``, and never below ``min_speakers`` speakers. Returns the annotation
+    with at most ``max_speech_s`` seconds of speech goes to the nearest (cosine distance of centroids)
+    speaker at least ``min_level_difference_db`` quieter within ``max_distance``, never below
+    ``min_speakers`` speakers. Returns the annotation
     with the merged labels (same-label turns that touch joined), the remaining centroids, and one
     ``{"start", "end", "to", "distance", "level_difference_db"}`` per re-assigned turn (seconds; ``to``:
     the label it now has, after relabelling by first speech; ``distance``: cosine distance of the two
@@ -204,6 +208,7 @@ def merge_strained(annotation: Annotation, centroids: dict[str, np.ndarray], sam
     def distance(a: str, b: str) -> float:
         return float(1 - centroids[a] @ centroids[b] / (np.linalg.norm(centroids[a]) * np.linalg.norm(centroids[b])))
 
+    rule = rule or STRAIN
     levels = {label: level(label) for label in annotation.labels() if label in centroids}
     target: dict[str, tuple[str, float, float]] = {}
     for loud in sorted(levels, key=lambda k: (-levels[k], k)):
@@ -211,8 +216,8 @@ def merge_strained(annotation: Annotation, centroids: dict[str, np.ndarray], sam
             break
         near = sorted((distance(loud, calm), calm) for calm in levels
                       if calm != loud and calm not in target and loud not in {t[0] for t in target.values()}
-                      and levels[loud] - levels[calm] >= STRAIN["min_level_difference_db"])
-        if near and near[0][0] <= STRAIN["max_distance"]:
+                      and levels[loud] - levels[calm] >= rule["min_level_difference_db"])
+        if near and near[0][0] <= rule["max_distance"] and annotation.label_duration(loud) <= rule["max_speech_s"]:
             target[loud] = (near[0][1], near[0][0], levels[loud] - levels[near[0][1]])
     if not target:
         return annotation, centroids, []
