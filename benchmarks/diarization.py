@@ -12,6 +12,7 @@ shipped threshold is pyannote's own (see ``evidence_audio/speakers/diarize.py`` 
     .venv/bin/python benchmarks/diarization.py --sawer        # speaker-attributed WER on the sample
     .venv/bin/python benchmarks/diarization.py --long 60      # RTF + peak RSS on a 60-min concatenation
     .venv/bin/python benchmarks/diarization.py --clustering 43173 [--unbounded]   # 4-hour clustering memory
+    .venv/bin/python benchmarks/diarization.py --actors       # RAVDESS actors calm to shouting: one speaker each?
 """
 
 from __future__ import annotations
@@ -154,6 +155,43 @@ def long_file(minutes: float) -> dict:
             "speakers_found": len(result.annotation.labels()), "threads": torch.get_num_threads()}
 
 
+RAVDESS = EVAL / "ravdess_subset"
+ACTOR_TAKES = ("01", "02", "06", "05")  # RAVDESS emotion codes: neutral, calm, fearful, angry (in this order)
+
+
+def actor_recording(actor: int, gap_s: float = 1.0) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """One RAVDESS actor's takes of ravdess_subset (file names 03-01-EE-II-SS-RR-AA.wav: emotion EE,
+    actor AA) joined in the order of ACTOR_TAKES with gap_s of silence between: 16 kHz float32 samples
+    and each take's (start s, end s, emotion code)."""
+    parts, spans, t = [], [], 0.0
+    for emotion in ACTOR_TAKES:
+        for path in sorted(RAVDESS.glob(f"03-01-{emotion}-*-{actor:02d}.wav")):
+            x = decode_file(path).samples
+            parts += [x, np.zeros(int(gap_s * ANALYSIS_RATE), np.float32)]
+            spans.append((t, t + len(x) / ANALYSIS_RATE, emotion))
+            t += len(x) / ANALYSIS_RATE + gap_s
+    return np.concatenate(parts), spans
+
+
+def actors() -> dict:
+    """How many speakers the pipeline finds in each RAVDESS actor's joined takes (the truth is one)."""
+    diarizer = diarize.load()
+    found = {}
+    for actor in sorted({int(p.stem.split("-")[-1]) for p in RAVDESS.glob("03-01-*.wav")}):
+        samples, spans = actor_recording(actor)
+        annotation = diarize.diarize(samples, ANALYSIS_RATE, diarizer, diarize.SpeakerLimits()).annotation
+        takes = {}
+        for start, end, emotion in spans:
+            crop = annotation.crop(Segment(start, end))
+            takes.setdefault(emotion, []).append(crop.argmax() if crop else None)
+        found[f"{actor:02d}"] = {"speakers": len(annotation.labels()), "duration_s": round(len(samples) / ANALYSIS_RATE, 1),
+                                 "takes": takes}
+        print(actor, found[f"{actor:02d}"], file=sys.stderr, flush=True)
+    one = sum(v["speakers"] == 1 for v in found.values())
+    return {"actors": len(found), "one_speaker": one, "share_one_speaker": round(one / len(found), 3),
+            "takes": "neutral 01, calm 02, fearful 06, angry 05 (two statements)", "per_actor": found}
+
+
 def normalise(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()
 
@@ -271,6 +309,7 @@ def main() -> None:
     parser.add_argument("--sawer", action="store_true", help="speaker-attributed WER (cpWER) on the sample")
     parser.add_argument("--clustering", type=int, metavar="N", help="peak memory of clustering N embeddings")
     parser.add_argument("--unbounded", action="store_true", help="with --clustering: pyannote's own linkage")
+    parser.add_argument("--actors", action="store_true", help="RAVDESS actors: share found as one speaker")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--per-chunk-embeddings", action="store_true",
                         help="run CAM++ on every 10 s chunk as pyannote does (the method before block embeddings)")
@@ -283,6 +322,8 @@ def main() -> None:
         diarize.BlockEmbeddingDiarization.get_embeddings = SpeakerDiarization.get_embeddings
     if args.tune:
         out = tune([round(t, 2) for t in np.arange(0.40, 0.96, 0.05)])
+    elif args.actors:
+        out = actors()
     elif args.clustering:
         out = clustering_memory(args.clustering, bounded=not args.unbounded)
     elif args.sawer:

@@ -231,3 +231,30 @@ def test_block_embeddings_match_pyannotes_per_chunk_embeddings(diarizer):
     cosine = (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
     assert len(cosine) >= 10
     assert np.median(cosine) > 0.95 and cosine.min() > 0.85
+
+
+def ravdess_actor(shared_eval, actor: int) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
+    """One RAVDESS actor's neutral, calm, fearful and angry takes (file names 03-01-EE-II-SS-RR-AA:
+    emotion EE, actor AA) joined with 1 s pauses, and each take's (start, end, emotion code)."""
+    parts, spans, t = [], [], 0.0
+    for emotion in ("01", "02", "06", "05"):
+        for path in sorted((shared_eval / "ravdess_subset").glob(f"03-01-{emotion}-*-{actor:02d}.wav")):
+            x = decode_file(path).samples
+            parts += [x, np.zeros(16000, np.float32)]
+            spans.append((t, t + len(x) / 16000, emotion))
+            t += len(x) / 16000 + 1.0
+    return np.concatenate(parts), spans
+
+
+@pytest.mark.parametrize("actor", [1, 3])
+def test_one_person_from_calm_to_shouting_stays_one_speaker(diarizer, shared_eval, actor):
+    """RAVDESS actors 01 and 03 came out as two speakers (calm takes SPEAKER_1, fearful and angry
+    SPEAKER_2): in a report of a beating that reads as a second person shouting."""
+    samples, spans = ravdess_actor(shared_eval, actor)
+    block = diarize.speakers_block(diarize.diarize(samples, 16000, diarizer, diarize.SpeakerLimits()))
+    assert block["labels"] == ["SPEAKER_1"]
+    assert block["settings"]["reassignment"] == diarize.STRAIN
+    moved = block["reassigned"]
+    assert moved and all(m["to"] == "SPEAKER_1" and m["level_difference_db"] >= 10 for m in moved)
+    loud = [(a, b) for a, b, emotion in spans if emotion in ("05", "06")]
+    assert all(any(m["start"] < b and m["end"] > a for a, b in loud) for m in moved)  # only raised-voice turns moved

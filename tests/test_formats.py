@@ -647,3 +647,20 @@ def test_timeline_regions_lie_on_the_drawn_turns_and_events(full):
         y = round((region.top + region.height / 2) * height / 100)
         expected = np.array(matplotlib.colors.to_rgb(colours[region.label]))
         assert np.abs(image[y, x] - expected).max() < 0.05, region
+
+
+def test_reassigned_turns_are_said_in_html_and_txt_and_conform(full):
+    """Turns the diarization re-assigned from a raised voice to a calm speaker are said in the
+    readable reports, and the record with them conforms to the schema."""
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    moved = [{"start": 9.0, "end": 10.5, "to": "SPEAKER_1", "distance": 0.57, "level_difference_db": 23.1},
+             {"start": 11.0, "end": 12.0, "to": "SPEAKER_1", "distance": 0.57, "level_difference_db": 23.1}]
+    speakers = dict(body["analysis"]["speakers"], reassigned=moved)
+    changed = seal(dict(body, analysis=dict(body["analysis"], speakers=speakers)))
+    assert schema_errors(changed) == []
+    line = "raising the voice"
+    text = BY_NAME["txt"].render(changed, None).decode("utf-8")
+    assert "2 turns (2.5 s) to SPEAKER_1" in text and line in text
+    assert "2 turns (2.5 s) to SPEAKER_1" in BY_NAME["html"].render(changed, None).decode("utf-8")
+    assert line not in BY_NAME["txt"].render(record, None).decode("utf-8")

@@ -53,6 +53,17 @@ SEGMENTATION = {"min_duration_off": 0.0}
 CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7045654963945799}
 PIPELINE_OPTIONS = {"segmentation_step": 0.1, "embedding_exclude_overlap": True}
 BATCH_SIZE = 32
+# A person who goes from calm speech to shouting can come out as two speakers: CAM++ embeddings of
+# strained voice lie far from the same person's calm ones (RAVDESS actors, calm vs fearful/angry
+# takes: cosine distance 0.40-0.69 between the two clusters' centroids). A speaker with at most
+# `max_speech_s` of speech that is at least `min_level_difference_db` louder than another speaker's,
+# and whose centroid lies within `max_distance` (cosine) of that quieter speaker's, is taken to be that
+# speaker raising the voice: its turns are re-assigned to the quieter speaker, and the report lists
+# every re-assigned turn. Chosen on benchmarks/diarization.py --actors, the pyannote debug and sample
+# files and the police-car scenes of benchmarks/car_scenes.py (seeds 20261201 and 20261202): without
+# the speech cap, whole talkers who happened to be louder were merged into others.
+# Figures in docs/scenes.md.
+STRAIN = {"max_distance": 0.7, "min_level_difference_db": 10.0, "max_speech_s": 10.0}
 
 
 @dataclass
@@ -76,6 +87,8 @@ class Diarization:
     # each speaker's centroid as the pipeline clustered it (label -> float32 (dimension,)), where the
     # pipeline gives one (pyannote's DiarizeOutput.speaker_embeddings); speakers it padded with zeros left out
     centroids: dict[str, np.ndarray] = field(default_factory=dict)
+    # turns re-assigned from a raised-voice speaker to a calm one (see merge_strained)
+    reassigned: list[dict] = field(default_factory=list)
 
 
 class BlockEmbeddingDiarization(SpeakerDiarization):
@@ -175,13 +188,63 @@ def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: S
         hook = _progress_hook(progress) if progress else None
         output = diarizer.pipeline(audio, hook=hook, **limits.to_kwargs())
     annotation = getattr(output, "speaker_diarization", output)
+    centroids = _centroids(annotation, getattr(output, "speaker_embeddings", None))
+    settings = {**diarizer.parameters, **limits.to_kwargs()}
+    reassigned: list = []
+    if diarizer.description == DEFAULT_PIPELINE and not limits.num_speakers:
+        settings["reassignment"] = dict(STRAIN)
+        annotation, centroids, reassigned = merge_strained(relabel_by_first_speech(annotation), centroids, samples,
+                                                           sample_rate, limits.min_speakers or 1)
     return Diarization(
         annotation=relabel_by_first_speech(annotation),
         engine="pyannote.audio",
         pipeline=diarizer.description,
-        settings={**diarizer.parameters, **limits.to_kwargs()},
-        centroids=_centroids(annotation, getattr(output, "speaker_embeddings", None)),
+        settings=settings,
+        centroids={_first_speech_names(annotation)[k]: v for k, v in centroids.items()} if reassigned else centroids,
+        reassigned=reassigned,
     )
+
+
+def merge_strained(annotation: Annotation, centroids: dict[str, np.ndarray], samples: np.ndarray, sample_rate: int,
+                   min_speakers: int = 1, rule: dict | None = None) -> tuple[Annotation, dict[str, np.ndarray], list[dict]]:
+    """Re-assign a raised-voice speaker's turns to the calm speaker it most resembles (rule: ``STRAIN``).
+
+    Speakers are taken loudest first (level: dB of the mean square of the samples in their turns); each
+    with at most ``max_speech_s`` seconds of speech goes to the nearest (cosine distance of centroids)
+    speaker at least ``min_level_difference_db`` quieter within ``max_distance``, never below
+    ``min_speakers`` speakers. Returns the annotation
+    with the merged labels (same-label turns that touch joined), the remaining centroids, and one
+    ``{"start", "end", "to", "distance", "level_difference_db"}`` per re-assigned turn (seconds; ``to``:
+    the label it now has, after relabelling by first speech; ``distance``: cosine distance of the two
+    centroids; ``level_difference_db``: how much louder the re-assigned speech was).
+    """
+    def level(label: str) -> float:
+        parts = [samples[int(s.start * sample_rate):int(s.end * sample_rate)] for s in annotation.label_timeline(label)]
+        x = np.concatenate(parts).astype(np.float64) if parts else np.zeros(1)
+        return float(10 * np.log10(np.mean(np.square(x)) + 1e-12))
+
+    def distance(a: str, b: str) -> float:
+        return float(1 - centroids[a] @ centroids[b] / (np.linalg.norm(centroids[a]) * np.linalg.norm(centroids[b])))
+
+    rule = rule or STRAIN
+    levels = {label: level(label) for label in annotation.labels() if label in centroids}
+    target: dict[str, tuple[str, float, float]] = {}
+    for loud in sorted(levels, key=lambda k: (-levels[k], k)):
+        if len(levels) - len(target) <= min_speakers:
+            break
+        near = sorted((distance(loud, calm), calm) for calm in levels
+                      if calm != loud and calm not in target and loud not in {t[0] for t in target.values()}
+                      and levels[loud] - levels[calm] >= rule["min_level_difference_db"])
+        if near and near[0][0] <= rule["max_distance"] and annotation.label_duration(loud) <= rule["max_speech_s"]:
+            target[loud] = (near[0][1], near[0][0], levels[loud] - levels[near[0][1]])
+    if not target:
+        return annotation, centroids, []
+    merged = annotation.rename_labels({k: v[0] for k, v in target.items()}).support()
+    names = _first_speech_names(merged)
+    reassigned = [{"start": seconds(turn.start), "end": seconds(turn.end), "to": names[target[label][0]],
+                   "distance": round(target[label][1], 3), "level_difference_db": round(target[label][2], 1)}
+                  for turn, _, label in annotation.itertracks(yield_label=True) if label in target]
+    return merged, {k: v for k, v in centroids.items() if k not in target}, reassigned
 
 
 def _centroids(annotation: Annotation, embeddings) -> dict[str, np.ndarray]:
@@ -294,6 +357,7 @@ def speakers_block(diarization: Diarization) -> dict:
             for region, speakers in overlaps(annotation)
         ],
         "talk_time_s": {label: seconds(annotation.label_duration(label)) for label in labels},
+        **({"reassigned": diarization.reassigned} if diarization.reassigned else {}),
     }
 
 

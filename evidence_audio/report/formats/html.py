@@ -17,7 +17,8 @@ import jinja2
 from ...escaping import printable
 from . import listening, method, timeline
 from .view import (LOW_CONFIDENCE, authenticity, clock, cover_rows, digest, event_summary, events, language_summary,
-                   model_rows, nothing, package_rows, short_clock, speaker_lanes, transcript_lines, transcript_summary)
+                   model_rows, nothing, package_rows, reassigned_note, short_clock, speaker_lanes, transcript_lines,
+                   transcript_summary)
 
 _ENVIRONMENT = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
                                   undefined=jinja2.StrictUndefined, trim_blocks=False)
@@ -53,6 +54,7 @@ def render(record: dict, samples=None) -> bytes:
         language=language_summary(record),
         nothing={block: nothing(record, block) for block in ("transcript", "speakers", "events")},
         lanes=speaker_lanes(record),
+        reassigned=reassigned_note(record),
         events=found,
         event_summary=event_summary(found),
         lines=lines,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ...escaping import printable
-from .view import DOUBT_MARK, DOUBT_NOTE, LOW_CONFIDENCE, clock, digest, events, language_summary, nothing, transcript_lines
+from .view import (DOUBT_MARK, DOUBT_NOTE, LOW_CONFIDENCE, clock, digest, events, language_summary, nothing,
+                   reassigned_note, transcript_lines)
 
 
 def marked_text(line) -> str:
@@ -21,6 +22,7 @@ def render(record: dict, samples=None) -> bytes:
         "lines marked SUSPECT may be recogniser errors: check them against the recording.",
         DOUBT_NOTE,
         f"Language: {language_summary(record) or nothing(record, 'transcript')}",
+        *([reassigned_note(record)] if reassigned_note(record) else []),
         "",
     ]
     lines = transcript_lines(record)

@@ -288,6 +288,20 @@ def speaker_lanes(record: dict) -> list[Lane]:
             for label in labels]
 
 
+def reassigned_note(record: dict) -> str | None:
+    """One sentence on turns the diarization re-assigned from a raised voice to a calm speaker; None if none."""
+    moved = analysis(record, "speakers").get("reassigned") or []
+    if not moved:
+        return None
+    by_speaker: dict[str, list] = {}
+    for m in moved:
+        by_speaker.setdefault(m["to"], []).append(m)
+    parts = [f"{len(ms)} turn{'s' if len(ms) > 1 else ''} ({sum(m['end'] - m['start'] for m in ms):.1f} s) to {to}"
+             for to, ms in sorted(by_speaker.items())]
+    return ("Re-assigned as the same person raising the voice (louder speech whose voice print is close to a "
+            f"quieter speaker's; listed in report.json, speakers.reassigned): {'; '.join(parts)}.")
+
+
 def overlaps(record: dict) -> list[tuple[float, float, tuple[str, ...]]]:
     return [(o["start"], o["end"], tuple(o.get("speakers") or ()))
             for o in analysis(record, "speakers").get("overlaps") or []]
