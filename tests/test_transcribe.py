@@ -7,6 +7,7 @@ Slow parts (model loading) are shared per module; the evaluation clips come from
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from evidence_audio.asr.suspect import (impossible_words, reasons, remove_imposs
 from evidence_audio.asr.transcript import Segment, Word
 from evidence_audio.errors import EvidenceError, ModelError
 from evidence_audio.intake import decode_file
-from evidence_audio.asr.transcribe import FINE_VAD, chunks, load_models, parse_languages, transcribe, uncovered
+from evidence_audio.asr.transcribe import (FINE_VAD, Place, chunks, load_models, parse_languages, to_recording, transcribe,
+                                          uncovered)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -84,7 +86,8 @@ def test_long_recordings_go_in_pieces_with_the_same_result(faster, jfk_samples):
     give what one piece gives: the same words (case and punctuation aside) at nearly the same times.
     Whisper sees a different decoding window at a piece's edge, so a segment may end elsewhere, a
     comma come or go, and a word's start after a pause move (word times come from cross-attention
-    alignment, which can give a pause to the next word: up to 0.86 s here); the words may not change."""
+    alignment, which can give a pause to the next word: up to 1.17 s here, "ask" after "Americans" when
+    both takes are decoded back to back in one window); the words may not change."""
     import numpy as np
 
     engine, vad, used = faster
@@ -99,7 +102,7 @@ def test_long_recordings_go_in_pieces_with_the_same_result(faster, jfk_samples):
     together, apart = timed_words(whole), timed_words(in_chunks)
     assert [w for w, _ in apart] == [w for w, _ in together]
     shifts = sorted(abs(a - b) for (_, a), (_, b) in zip(apart, together))
-    assert shifts[len(shifts) // 2] <= 0.02 and shifts[-1] <= 1.0
+    assert shifts[len(shifts) // 2] <= 0.02 and shifts[-1] <= 1.25
     assert in_chunks["speech_regions"] == whole["speech_regions"]
     text = " ".join(words_of(" ".join(s["text"] for s in whole["segments"])))
     assert text.count(QUOTE) == 2
@@ -300,6 +303,60 @@ def test_repeated_clip_comes_back_as_said_with_real_word_times(faster, jfk_sampl
     removed = [w for s in record["segments"] for w in s["removed_words"]]
     assert len(removed) > 100 and {w["reason"] for w in removed} == {"zero_duration_pile"}
     assert all(w["start"] > 29.0 for w in removed)
+
+
+def test_short_regions_are_decoded_back_to_back_with_each_word_in_its_own_region(faster):
+    """Five NOIZEUS sentences (2-3 s each) 2.5 s apart: five speech regions, each identified on its own
+    (five encoder passes), then decoded back to back as one stretch: one more pass, where decoding
+    each region alone took five. Every word lands in its own sentence's region, in the recording's time."""
+    import csv
+
+    import numpy as np
+
+    engine, vad, used = faster
+    root = eval_file("noisy_speech_noizeus/transcripts.tsv").parent
+    with open(root / "transcripts.tsv", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["noise"] == "clean"][:5]
+    gap = np.zeros(int(2.5 * 16000), np.float32)
+    parts = [decode_file(root / r["file"]).samples for r in rows]
+    joined = np.concatenate([x for part in parts for x in (gap, part)] + [gap])
+    starts = np.cumsum([len(gap) + len(p) for p in parts]) / 16000 - [len(p) / 16000 for p in parts]
+    passes = []
+    encode = engine.model.encode
+    engine.model.encode = lambda *a, **k: passes.append(1) or encode(*a, **k)
+    try:
+        record = transcribe(engine, used[0].name, vad, joined).to_record()
+    finally:
+        engine.model.encode = encode
+    regions = record["speech_regions"]
+    assert len(regions) == 5 and len(passes) <= 7
+    for (row, start, part), region in zip(zip(rows, starts, parts), regions):
+        assert region["start"] <= start + 0.3 and region["end"] >= start + len(part) / 16000 - 0.3
+        words = [w for s in record["segments"] for w in s["words"] if region["start"] <= w["start"] < region["end"]]
+        assert all(w["end"] <= region["end"] for w in words)
+        said = words_of(" ".join(w["text"] for w in words))
+        reference = words_of(row["transcript"])
+        assert len(set(said) & set(reference)) >= 0.7 * len(set(reference)), (said, reference)
+    assert all(any(r["start"] <= s["start"] <= s["end"] <= r["end"] for r in regions) for s in record["segments"])
+
+
+def test_a_segment_over_two_joined_clips_is_cut_between_them():
+    """Two clips (10-12 s and 40-43 s of the recording) back to back from 1 s of the engine's audio:
+    a segment whose words lie in both becomes two, each word in its clip's time and never outside it.
+    A word ending in the second clip is the second clip's, even when Whisper stretched its start back
+    into the first clip's tail (as the second JFK take's "And" in test_long_recordings...)."""
+    places = [Place(1.0, 3.0, 10.0, (10.0, 12.0)), Place(3.0, 6.0, 40.0, (40.0, 43.0))]
+    words = [Word(1.2, 1.6, "stop", 0.9), Word(2.5, 3.3, "right", 0.8), Word(3.5, 4.0, "there", 0.9)]
+    segment = Segment(1.0, 4.2, "stop right there", -0.2, 0.1, 1.2, 0.0, words, language="en")
+    first, second = to_recording(segment, places)
+    assert (first.start, first.end, first.text) == (10.0, 10.6, "stop")  # the segment's start, its word's end
+    assert [(w.start, w.end) for w in first.words] == [(10.2, 10.6)]
+    assert [(w.text, round(w.start, 6), round(w.end, 6)) for w in second.words] == [("right", 40.0, 40.3),
+                                                                                    ("there", 40.5, 41.0)]
+    assert (round(second.start, 6), round(second.end, 6), second.text) == (40.0, 41.2, "right there")
+    assert second.avg_logprob == segment.avg_logprob and second.language == "en"
+    (alone,) = to_recording(replace(segment, words=[]), places)
+    assert (alone.start, round(alone.end, 6), alone.text) == (10.0, 41.2, "stop right there")
 
 
 def test_model_choice_errors():

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import suspect
 from .decoding import DECODING, Decoding
-from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
+from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed, Word
 from .vad import VAD, VadOptions, speech_regions
 from ..errors import EvidenceError
 from ..intake import ANALYSIS_RATE
@@ -153,23 +153,98 @@ def _span_at(spans: list[LanguageSpan], t: float) -> LanguageSpan | None:
                default=None)
 
 
+def joined(clips: list[Interval]) -> list[Interval]:
+    """``clips`` with those that touch (the language windows of one region) made one."""
+    found: list[Interval] = []
+    for start, end in clips:
+        if found and start - found[-1][1] < 1e-6:
+            found[-1] = (found[-1][0], max(end, found[-1][1]))
+        else:
+            found.append((start, end))
+    return found
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a clip lies in the audio handed to the engine (``start``, ``end``, seconds) and in the
+    recording (``at``: the recording's time at ``start``; ``clip``: its bounds there)."""
+
+    start: float
+    end: float
+    at: float
+    clip: Interval
+
+    def to_recording(self, t: float) -> float:
+        """Time ``t`` of the engine's audio in the recording, kept inside the clip."""
+        return min(max(t - self.start + self.at, self.clip[0]), self.clip[1])
+
+
+def back_to_back(samples: np.ndarray, clips: list[Interval], duration: float) -> tuple[np.ndarray, list[Place]]:
+    """The clips' audio back to back (as faster-whisper's voice-activity filter joins speech), with
+    CHUNK_MARGIN_S of the recording before the first and after the last; and each clip's Place."""
+    first, last = around(clips, duration)
+    bounds = [(first, clips[0][0])] + clips + [(clips[-1][1], last)]
+    pieces, places, position = [], [], 0
+    for i, (a, b) in enumerate(bounds):
+        begin, stop = round(a * ANALYSIS_RATE), round(b * ANALYSIS_RATE)
+        if 0 < i < len(bounds) - 1:
+            places.append(Place(position / ANALYSIS_RATE, (position + stop - begin) / ANALYSIS_RATE,
+                                begin / ANALYSIS_RATE, (a, b)))
+        pieces.append(samples[begin:stop])
+        position += stop - begin
+    return np.concatenate(pieces), places
+
+
+def _place_of(places: list[Place], t: float) -> Place:
+    return next((p for p in places if t < p.end), places[-1])
+
+
+def to_recording(segment: Segment, places: list[Place]) -> list[Segment]:
+    """A segment of back-to-back audio in the recording's time. Each word goes to the clip holding
+    its end, its times kept inside that clip (Whisper's word alignment often stretches a word's start
+    back over the pause before it: the first word of a clip can start in the previous clip's tail,
+    as faster-whisper's own mapping by the word's middle then misplaces it); a segment whose words lie
+    in two clips is cut there (the parts keep its decoder figures, their text is their words'). A
+    segment without words keeps its text, its start and end each mapped into the clip that holds it."""
+    if not segment.words:
+        start, end = _place_of(places, segment.start), _place_of(places, max(segment.start, segment.end - 1e-6))
+        return [replace(segment, start=start.to_recording(segment.start), end=end.to_recording(segment.end))]
+    runs: list[tuple[Place, list[Word]]] = []
+    for word in segment.words:
+        place = _place_of(places, max(word.start, word.end - 1e-6))
+        word = replace(word, start=place.to_recording(word.start), end=place.to_recording(word.end))
+        if runs and runs[-1][0] is place:
+            runs[-1][1].append(word)
+        else:
+            runs.append((place, [word]))
+    parts = []
+    for i, (place, words) in enumerate(runs):
+        start = place.to_recording(segment.start) if i == 0 else words[0].start
+        end = place.to_recording(segment.end) if i == len(runs) - 1 else words[-1].end
+        text = segment.text if len(runs) == 1 else \
+            ("" if segment.language in suspect.UNSPACED else " ").join(w.text for w in words)
+        parts.append(replace(segment, start=min(start, words[0].start), end=max(end, words[-1].end), text=text,
+                             words=words))
+    return parts
+
+
 def _decode(engine, samples: np.ndarray, clips: list[Interval], language: str, decoding: Decoding, duration: float,
-            chunk_s: float, local: bool = True) -> list[Segment]:
+            chunk_s: float) -> list[Segment]:
     """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed.
-    ``local``: the engine gets only the audio around the clips (with margins, cut on the 10 ms frame
-    grid), not the whole recording, whose spectrogram it would otherwise compute for every call."""
-    offset = 0.0
-    if local and clips:
-        offset, end = around(clips, duration)
-        samples, duration = samples[round(offset * ANALYSIS_RATE):round(end * ANALYSIS_RATE)], end - offset
-        clips = [(a - offset, b - offset) for a, b in clips]
+
+    The clips of each chunk are joined back to back and decoded as one continuous stretch, as
+    faster-whisper's voice-activity filter does: Whisper's 30 s windows are then filled with speech,
+    where each clip decoded alone took a window of its own. Times are mapped back to the recording's
+    by ``to_recording``."""
     found = []
-    for start, end, chunk_clips in chunks(clips, duration, chunk_s):
-        chunk = samples[round(start * ANALYSIS_RATE):round(end * ANALYSIS_RATE)]
-        for segment in engine.transcribe(chunk, language, "transcribe", chunk_clips, decoding):
-            segment = segment.shifted(start + offset) if start + offset else segment
+    for start, _, chunk_clips in chunks(joined(clips), duration, chunk_s):
+        if not chunk_clips:
+            continue
+        audio, places = back_to_back(samples, [(start + a, start + b) for a, b in chunk_clips], duration)
+        speech = [(places[0].start, places[-1].end)]
+        for segment in engine.transcribe(audio, language, "transcribe", speech, decoding):
             segment.language = language
-            found.append(suspect.remove_impossible_words(segment))
+            found += [suspect.remove_impossible_words(part) for part in to_recording(segment, places)]
     return found
 
 
@@ -209,9 +284,11 @@ def too_fast(segment: Segment) -> bool:
 
 
 def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
-                   chunk_s: float) -> list[Segment]:
+                   chunk_s: float, clips: list[Interval] | None = None) -> list[Segment]:
     """Segments with more text than their audio could hold, decoded again alone with Whisper's
-    compression-ratio fallback on (a repetitive result is decoded again at the next temperature)."""
+    compression-ratio fallback on (a repetitive result is decoded again at the next temperature).
+    With ``clips`` (the decoded speech regions, which one decoding window may join), only the
+    regions holding such segments are decoded again; the window's other segments stay."""
     with_fallback = replace(decoding, compression_ratio_threshold=suspect.THRESHOLDS.compression_ratio)
     windows_: list[list[Segment]] = []  # consecutive segments of one decoded window share its figures
     for segment in segments:
@@ -223,11 +300,14 @@ def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decodin
         if not any(too_fast(segment) for segment in group):
             checked += group
             continue
-        again = _decode(engine, samples, [(group[0].start, group[-1].end)], group[0].language, with_fallback,
-                        duration, chunk_s)
+        start, end = group[0].start, group[-1].end
+        fast = [s for s in group if too_fast(s)]
+        inside = [(max(a, start), min(b, end)) for a, b in clips or [] if a < end and b > start
+                  and any(s.start < b and s.end > a for s in fast)] or [(start, end)]
+        again = _decode(engine, samples, inside, group[0].language, with_fallback, duration, chunk_s)
         for part in again:
             part.language_probability, part.repetition_fallback = group[0].language_probability, True
-        checked += again
+        checked += [s for s in group if not any(a <= (s.start + s.end) / 2 <= b for a, b in inside)] + again
     return checked
 
 
@@ -278,19 +358,16 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
     spans = language_spans(engine, samples, clips, language, languages) if clips else []
     guess = overall_language(spans, language, languages)
     segments: list[Segment] = []
-    runs: list[tuple[str, list[Interval]]] = []
-    for span in spans:  # consecutive spans of one language are decoded together
-        if runs and runs[-1][0] == span.code:
-            runs[-1][1].append((span.start, span.end))
-        else:
-            runs.append((span.code, [(span.start, span.end)]))
-    for code, run in runs:  # one language throughout: the recording goes as before, whole or in chunks
-        segments += _decode(engine, samples, run, code, decoding, duration, chunk_s, local=len(runs) > 1)
+    runs: dict[str, list[Interval]] = {}
+    for span in spans:  # the spans of one language are decoded together, in order
+        runs.setdefault(span.code, []).append((span.start, span.end))
+    for code, run in runs.items():
+        segments += _decode(engine, samples, run, code, decoding, duration, chunk_s)
         if progress and segments:
-            progress(min(segments[-1].end, duration), duration)
+            progress(min(max(s.end for s in segments), duration), duration)
     if not language:
         segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, chunk_s)
-    segments = redecode_loops(engine, samples, segments, decoding, duration, chunk_s)
+    segments = redecode_loops(engine, samples, segments, decoding, duration, chunk_s, clips)
     untranscribed = []
     fine = []  # the finer voice-activity pass runs only where the speech regions leave a gap
     for a, b in uncovered(speech, segments):
