@@ -28,6 +28,7 @@ from .encode import FORMATS, encode, lossless_format
 from .errors import InputError, UsageError, VerificationError
 from .intake import Intake, NativeAudio, decode_native
 from .provenance import utc_now
+from .report.blocks import SpeakersBlock, TranscriptBlock
 from .report.canonical import render, seal
 from .values import seconds
 
@@ -117,7 +118,7 @@ def load_report(path: Path, intake: Intake) -> dict:
 
 
 def speaker_ranges(report: dict, speaker: str) -> list[tuple[float, float]]:
-    block = report.get("analysis", {}).get("speakers")
+    block: SpeakersBlock | None = report.get("analysis", {}).get("speakers")
     if not block:
         raise UsageError("the report has no speakers block; run analyze with diarization first")
     if speaker not in block.get("labels", []):
@@ -131,7 +132,7 @@ def _normal(word: str) -> str:
 
 def word_ranges(report: dict, words: list[str], pad: float = WORD_PAD_S) -> list[tuple[float, float, str]]:
     """(start, end, word) of every transcript word in the list, padded by pad seconds."""
-    transcript = report.get("analysis", {}).get("transcript")
+    transcript: TranscriptBlock | None = report.get("analysis", {}).get("transcript")
     if not transcript:
         raise UsageError("the report has no transcript block; run analyze with transcription first")
     wanted = {_normal(w) for w in words if _normal(w)}

@@ -9,11 +9,14 @@ import numpy as np
 
 from . import suspect
 from .decoding import DECODING, Decoding
+from .engines import WhisperEngine
 from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
 from .vad import VAD, VadOptions, speech_regions
 from ..errors import EvidenceError
 from ..intake import ANALYSIS_RATE
+from ..models import ModelUse
 from ..progress import Update
+from ..report.blocks import TranscriptBlock
 
 # (start, end) in seconds; the "clips" an engine decodes are these (Whisper's clip_timestamps)
 Interval = tuple[float, float]
@@ -99,7 +102,7 @@ def windows(clips: list[Interval], limit: float = LANGUAGE_WINDOW_S) -> list[Int
     return found
 
 
-def language_spans(engine, samples: np.ndarray, clips: list[Interval], forced: str | None,
+def language_spans(engine: WhisperEngine, samples: np.ndarray, clips: list[Interval], forced: str | None,
                    candidates: list[str] | None = None) -> list[LanguageSpan]:
     """The language of each clip (each <= 30 s window of it), identified from its own audio.
 
@@ -153,8 +156,8 @@ def _span_at(spans: list[LanguageSpan], t: float) -> LanguageSpan | None:
                default=None)
 
 
-def _decode(engine, samples: np.ndarray, clips: list[Interval], language: str, decoding: Decoding, duration: float,
-            chunk_s: float, local: bool = True) -> list[Segment]:
+def _decode(engine: WhisperEngine, samples: np.ndarray, clips: list[Interval], language: str, decoding: Decoding,
+            duration: float, chunk_s: float, local: bool = True) -> list[Segment]:
     """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed.
     ``local``: the engine gets only the audio around the clips (with margins, cut on the 10 ms frame
     grid), not the whole recording, whose spectrogram it would otherwise compute for every call."""
@@ -173,7 +176,7 @@ def _decode(engine, samples: np.ndarray, clips: list[Interval], language: str, d
     return found
 
 
-def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
+def recheck_languages(engine: WhisperEngine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
                       candidates: list[str] | None, decoding: Decoding, duration: float, chunk_s: float) -> list[Segment]:
     """Segments of regions whose language was unsure (probability below LANGUAGE_SURE with a second
     language at SECOND_LANGUAGE or more, as where two languages share a region), each identified again on its own audio and, where another language
@@ -208,8 +211,8 @@ def too_fast(segment: Segment) -> bool:
     return letters >= MIN_FAST_LETTERS and letters / max(segment.end - segment.start, 0.1) > MAX_LETTERS_PER_S
 
 
-def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
-                   chunk_s: float) -> list[Segment]:
+def redecode_loops(engine: WhisperEngine, samples: np.ndarray, segments: list[Segment], decoding: Decoding,
+                   duration: float, chunk_s: float) -> list[Segment]:
     """Segments with more text than their audio could hold, decoded again alone with Whisper's
     compression-ratio fallback on (a repetitive result is decoded again at the next temperature)."""
     with_fallback = replace(decoding, compression_ratio_threshold=suspect.THRESHOLDS.compression_ratio)
@@ -250,7 +253,7 @@ def uncovered(speech: list[Interval], segments: list[Segment], min_s: float = MI
     return found
 
 
-def translate_segment(engine, samples: np.ndarray, segment: Segment, language: str,
+def translate_segment(engine: WhisperEngine, samples: np.ndarray, segment: Segment, language: str,
                       decoding: Decoding) -> tuple[str, list[str]]:
     """English for one segment, its audio decoded again with task=translate, and the reasons to doubt it."""
     piece = samples[int(segment.start * ANALYSIS_RATE):int(np.ceil(segment.end * ANALYSIS_RATE))]
@@ -259,7 +262,7 @@ def translate_segment(engine, samples: np.ndarray, segment: Segment, language: s
     return " ".join(p.text for p in parts).strip(), suspect.translation_reasons(segment.text, language, parts)
 
 
-def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
+def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
                languages: list[str] | None = None, translate: bool = False, speech_only: bool = True,
                decoding: Decoding = DECODING, vad: VadOptions = VAD, progress: Update | None = None,
                chunk_s: float = CHUNK_S) -> Transcript:
@@ -361,7 +364,7 @@ class TranscriptionOptions:
 
 
 def transcript_stage(samples: np.ndarray, sample_rate: int, options: TranscriptionOptions, *, loaded=None,
-                     progress: Update | None = None) -> tuple[dict, list]:
+                     progress: Update | None = None) -> tuple[TranscriptBlock, list[ModelUse]]:
     """The transcription stage: the report's ``analysis.transcript`` block and the models used.
 
     Parameters

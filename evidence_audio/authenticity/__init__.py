@@ -11,6 +11,7 @@ import numpy as np
 
 from ..intake import decode_native
 from ..intake import Intake
+from ..report.blocks import AuthenticityBlock
 from . import credentials, discontinuity, enf, metadata
 
 STATEMENT = (
@@ -52,7 +53,8 @@ class AuthenticityOptions:
     mains_hz: int | None = None  # 50 or 60; None: both are tried
 
 
-def authenticity_stage(samples: np.ndarray, sample_rate: int, options: AuthenticityOptions) -> tuple[dict, list]:
+def authenticity_stage(samples: np.ndarray, sample_rate: int,
+                       options: AuthenticityOptions) -> tuple[AuthenticityBlock, list]:
     """The authenticity stage: the report's ``analysis.authenticity`` block; it uses no model.
 
     Parameters

@@ -9,6 +9,7 @@ import numpy as np
 from .. import models
 from ..intake import ANALYSIS_RATE
 from ..models import ModelUse
+from ..report.blocks import EventsBlock
 from ..values import score, seconds
 from . import classifier, frames
 from .cues import find_cues
@@ -70,7 +71,7 @@ class EventOptions:
 
 
 def events_stage(samples: np.ndarray, sample_rate: int, options: EventOptions = EventOptions(), *,
-                 loaded: DistressDetector | None = None) -> tuple[dict, list[ModelUse]]:
+                 loaded: DistressDetector | None = None) -> tuple[EventsBlock, list[ModelUse]]:
     """The events stage: the report's ``analysis.events`` block (its sound events) and the models used.
 
     Parameters

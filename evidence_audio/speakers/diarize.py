@@ -35,6 +35,7 @@ from .clustering import MAX_LINKAGE, BoundedAgglomerativeClustering
 from ..errors import ModelError
 from ..progress import Update
 from ..models import ModelUse
+from ..report.blocks import SpeakersBlock
 from ..values import seconds
 from . import SpeakerLimits
 from .campplus import CAMPPlusEmbedding
@@ -171,7 +172,8 @@ class SpeakerOptions:
 
 
 def speakers_stage(samples: np.ndarray, sample_rate: int, options: SpeakerOptions, *, loaded: Diarizer | None = None,
-                   progress: Update | None = None, centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
+                   progress: Update | None = None,
+                   centroids: dict | None = None) -> tuple[SpeakersBlock, list[ModelUse]]:
     """The speakers stage: the report's ``analysis.speakers`` block and the models used.
 
     Parameters
@@ -242,7 +244,7 @@ def overlaps(annotation: Annotation) -> list[tuple[Segment, list[str]]]:
     return regions
 
 
-def speakers_block(diarization: Diarization) -> dict:
+def speakers_block(diarization: Diarization) -> SpeakersBlock:
     """The report's ``analysis.speakers`` object."""
     annotation = diarization.annotation
     labels = sorted(annotation.labels(), key=_speaker_order)
