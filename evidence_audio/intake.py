@@ -233,6 +233,12 @@ def open_read_only(path: Path):
     return os.fdopen(fd, "rb")
 
 
+def check_analysis_rate(sample_rate: int, stage: str) -> None:
+    """Raise ValueError unless ``sample_rate`` is ``ANALYSIS_RATE``, the rate every model stage takes."""
+    if sample_rate != ANALYSIS_RATE:
+        raise ValueError(f"the {stage} stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+
+
 def check_input(path: Path) -> os.stat_result:
     """Fail with a one-line error unless path is a readable, non-empty regular file."""
     try:

@@ -13,7 +13,7 @@ from .engines import WhisperEngine
 from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed
 from .vad import VAD, VadOptions, speech_regions
 from ..errors import EvidenceError
-from ..intake import ANALYSIS_RATE
+from ..intake import ANALYSIS_RATE, check_analysis_rate
 from ..models import ModelUse
 from ..progress import Update
 from ..report.blocks import TranscriptBlock
@@ -396,8 +396,7 @@ def transcript_stage(samples: np.ndarray, sample_rate: int, options: Transcripti
     ModelError
         A model is missing or its files do not match the manifest (exit 6).
     """
-    if sample_rate != ANALYSIS_RATE:
-        raise ValueError(f"the transcription stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+    check_analysis_rate(sample_rate, "transcription")
     engine, vad_model, used = loaded or options.load()
     transcript = transcribe(engine, used[0].name, vad_model, samples, language=options.language,
                             languages=list(options.languages) if options.languages else None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import models
-from ..intake import ANALYSIS_RATE
+from ..intake import check_analysis_rate
 from ..models import ModelUse
 from ..report.blocks import EventsBlock
 from ..values import score, seconds
@@ -76,14 +76,12 @@ def events_stage(samples: np.ndarray, sample_rate: int, options: EventOptions = 
 
     Parameters
     ----------
-    samples : numpy.ndarray
-        The analysis signal: float32, shape (n,), mono, in [-1, 1].
-    sample_rate : int
-        Its rate in Hz; must be ``intake.ANALYSIS_RATE`` (16000).
+    samples, sample_rate : numpy.ndarray, int
+        The analysis signal (float32, shape (n,), mono) and its rate, which must be 16000 Hz.
     options : EventOptions
         The encoder's thread count.
     loaded : DistressDetector, optional
-        ``options.load()``'s result, kept by a caller that analyses many recordings; loaded here if None.
+        The detector ``options.load()`` gave a caller that keeps it between recordings (default: loaded here).
 
     Returns
     -------
@@ -101,7 +99,6 @@ def events_stage(samples: np.ndarray, sample_rate: int, options: EventOptions = 
     ModelError
         A model is missing or does not match the manifest (exit 6).
     """
-    if sample_rate != ANALYSIS_RATE:
-        raise ValueError(f"the events stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+    check_analysis_rate(sample_rate, "events")
     detector = loaded or options.load()
     return events_block(detector, samples, None), list(detector.model_uses)

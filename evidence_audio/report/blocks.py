@@ -46,16 +46,17 @@ class _SegmentOptional(TypedDict, total=False):
 
 
 class Segment(_SegmentOptional):
-    id: int
-    start: float
-    end: float
-    text: str
+    # keys in the order report.json shows them (sorted)
     avg_logprob: float
-    no_speech_prob: float
     compression_ratio: float
-    temperature: float
+    end: float
+    id: int
+    no_speech_prob: float
+    start: float
     suspect: bool
     suspect_reasons: list[str]
+    temperature: float
+    text: str
     words: list[Word]
 
 
