@@ -253,7 +253,34 @@ def _operation_record(op: Operation) -> dict:
 
 
 def redact(intake: Intake, operations: list[Operation], suffix: str | None = None) -> tuple[str, bytes, dict]:
-    """(derivative file name, its bytes, sealed derivation record)."""
+    """A redacted copy of the recording and the sealed record that ties it to the evidence.
+
+    Parameters
+    ----------
+    intake : Intake
+        The recording (decoded again at its native rate, every channel).
+    operations : list of Operation
+        What to do where (seconds); from :func:`plan_operations`.
+    suffix : str, optional
+        Output format: .wav, .flac, .mp3, .m4a or .opus; default the input's if wav or flac, else .wav.
+
+    Returns
+    -------
+    name : str
+        ``<stem>.redacted<suffix>``.
+    data : bytes
+        The derivative file: the original's rate and channels, lossless formats bit-identical outside
+        the operations.
+    record : dict
+        The sealed derivation record (derivation.schema.json): both SHA-256, the operations, times.
+
+    Raises
+    ------
+    UsageError
+        No operation, or one starting after the end of the recording (exit 2).
+    OutputError
+        A format that cannot hold the recording's sample rate (exit 7).
+    """
     if not operations:
         raise UsageError("nothing to redact: give --ranges, --speaker or --words")
     audio = decode_native(intake.path, intake.audio.stream_index)

@@ -268,10 +268,43 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
                chunk_s: float = CHUNK_S) -> Transcript:
     """Transcribe 16 kHz mono samples, each speech region in its own language.
 
-    ``language`` forces one language; ``languages`` restricts identification to these codes. With
-    ``translate``, each segment gets an English translation, checked like the original. Speech (by
-    voice activity) that no word covers is decoded again on its own; what stays without words is
-    listed in ``Transcript.untranscribed``. Raises EvidenceError on an unknown language code.
+    Speech (by voice activity) that no word covers is decoded again on its own; what stays without
+    words is listed in ``Transcript.untranscribed``.
+
+    Parameters
+    ----------
+    engine : WhisperEngine
+        From :func:`load_models`.
+    model_name : str
+        The model's manifest name, recorded in the transcript.
+    vad_model
+        silero-vad, from :func:`load_models`.
+    samples : numpy.ndarray
+        float32, shape (n,), mono, 16000 Hz.
+    language : str, optional
+        Force this language code; default: identified for each speech region (30 s windows).
+    languages : list of str, optional
+        Identify among these codes only.
+    translate : bool
+        Add an English translation beside every segment, checked like the original.
+    speech_only : bool
+        Decode only the voice-activity regions (default) or the whole recording.
+    decoding, vad : Decoding, VadOptions
+        The fixed decoding and voice-activity settings (recorded in the transcript).
+    progress : callable, optional
+        ``progress(seconds_done, seconds_in_all)``.
+    chunk_s : float
+        Most seconds handed to the engine at once (``CHUNK_S``, 600).
+
+    Returns
+    -------
+    Transcript
+        Segments and words with times in seconds from the start of ``samples``.
+
+    Raises
+    ------
+    EvidenceError
+        An unknown language code, or translation or another language asked of an English-only model (exit 1).
     """
     duration = len(samples) / ANALYSIS_RATE
     speech = speech_regions(vad_model, samples, vad)
@@ -334,7 +367,32 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
 
 
 def load_models(engine_name: str, model: str, compute_type: str = "int8", threads: int = 0):
-    """The Whisper engine and the voice activity model, each verified; and their ModelUse records."""
+    """The Whisper engine and the voice activity model, each verified against the manifest.
+
+    Parameters
+    ----------
+    engine_name : str
+        One of ``asr.ENGINES`` ("faster-whisper", "openai-whisper").
+    model : str
+        base, tiny.en, a manifest name, or the path of an own model (CTranslate2 folder or .pt).
+    compute_type : str
+        CTranslate2 compute type (faster-whisper only), "int8" by default.
+    threads : int
+        CPU threads; 0: the engine's default.
+
+    Returns
+    -------
+    engine : WhisperEngine
+    vad_model
+        The silero-vad ONNX model.
+    models_used : list of models.ModelUse
+        The Whisper model and silero-vad, with the SHA-256 of each file.
+
+    Raises
+    ------
+    ModelError
+        Unknown engine or model, or files missing or not matching the manifest (exit 6).
+    """
     from .. import models
     from .engines import load_engine, resolve_model
     from .vad import load_vad

@@ -36,7 +36,19 @@ class DistressDetector:
         return pooled, self.classifier.scores(pooled.vectors.astype(np.float64), pooled.level_db)
 
     def detect(self, samples: np.ndarray) -> list[SoundEvent]:
-        """Scream, shout and cry events of a 16 kHz mono recording."""
+        """Scream, shout and cry events of a recording.
+
+        Parameters
+        ----------
+        samples : numpy.ndarray
+            float32, shape (n,), mono, 16000 Hz.
+
+        Returns
+        -------
+        list of SoundEvent
+            (label, start s, end s, score 0-1: the highest window score inside the event), where runs
+            of 1 s windows (0.5 s hop) score at or above the class's threshold.
+        """
         pooled, scores = self.window_scores(samples)
         return merge_frames(pooled.starts, pooled.ends, scores, self.classifier.classes, self.classifier.thresholds)
 

@@ -131,9 +131,26 @@ def load(source: str | None = None) -> Diarizer:
 
 def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: SpeakerLimits,
             progress: Update | None = None) -> Diarization:
-    """Run the pipeline on a mono waveform held in memory.
+    """Run the pipeline on a mono waveform held in memory (pyannote never reads a file).
 
-    ``progress(completed, total)`` is fed from pyannote's ``hook`` (its steps' completed/total counts).
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        float32 (converted if not), shape (n,), mono.
+    sample_rate : int
+        Its rate in Hz (16000 in the pipeline).
+    diarizer : Diarizer
+        From :func:`load`.
+    limits : SpeakerLimits
+        Exact, least or most number of speakers.
+    progress : callable, optional
+        ``progress(completed, total)``, fed from pyannote's ``hook`` (its steps' counts).
+
+    Returns
+    -------
+    Diarization
+        Turns (seconds) labelled SPEAKER_1.. in order of first speech, the settings used, and each
+        speaker's embedding centroid where the pipeline gives one.
     """
     audio = {"waveform": torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None], "sample_rate": sample_rate}
     with torch.inference_mode(), warnings.catch_warnings():
