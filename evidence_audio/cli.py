@@ -337,13 +337,10 @@ def _passphrase(key: Path, passphrase_file: Path | None) -> bytes | None:
 
 def _signer(key: Path, passphrase_file: Path | None, examiner: str | None) -> tuple:
     """(private key, examiner name): the name from --examiner, else the comment of KEY.pub."""
-    from .signing import load_private_key, principal_for
+    from .signing import examiner_of, load_private_key, principal_for
 
     private = load_private_key(key, _passphrase(key, passphrase_file))
-    if not examiner:
-        pub = key.with_name(key.name + ".pub")
-        parts = pub.read_text(encoding="utf-8").split(maxsplit=2) if pub.is_file() else []
-        examiner = parts[2].strip() if len(parts) > 2 else None
+    examiner = examiner_of(key, examiner)
     if not examiner:
         raise click.UsageError(f"give --examiner (no name in {key}.pub)")
     try:
