@@ -387,12 +387,9 @@ def timestamp() -> None:
 @one_line_errors
 def timestamp_request(folder: Path) -> None:
     """Write FOLDER/timestamp.tsq, an RFC 3161 request for the SHA-256 of its manifest.sha256."""
-    from . import custody, timestamp as tsa
-    from .intake import sha256_file
+    from . import timestamp as tsa
 
     path = tsa.request(folder)
-    custody.log_derived(folder, "timestamp request", {"request_sha256": sha256_file(path),
-                                                      "manifest_sha256": tsa.manifest_digest(folder).hex()})
     click.echo(f"request: {path}")
     click.echo("send it to an RFC 3161 authority, e.g. curl -H 'Content-Type: application/timestamp-query' "
                f"--data-binary @{path} URL > reply.tsr; then: evidence-audio timestamp attach {folder} reply.tsr")
@@ -404,11 +401,9 @@ def timestamp_request(folder: Path) -> None:
 @one_line_errors
 def timestamp_attach(folder: Path, token: Path) -> None:
     """Store TOKEN (the authority's reply) as FOLDER/timestamp.tsr once it answers the request."""
-    from . import custody, timestamp as tsa
-    from .intake import sha256_file
+    from . import timestamp as tsa
 
     said = tsa.attach(folder, token)
-    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=sha256_file(token)))
     click.echo(f"time-stamped: manifest.sha256 existed by {said['gen_time']} (authority {said['signer']}, "
                f"serial {said['serial']}): {folder / tsa.REPLY_NAME}")
 
