@@ -164,7 +164,8 @@ def peak_rss_mib() -> float:
 
 def record(args, summary: dict[str, dict]) -> None:
     """Write the measured error rates into the package's table (quoted in every report)."""
-    from evidence_audio.error_rates import Measure, record_measure
+    from _common import record_measure
+    from evidence_audio.error_rates import Measure
 
     command = (f".venv/bin/python benchmarks/asr.py --sets {args.sets} --noises {args.noises} --snrs {args.snrs} "
                f"--limit {args.limit} --threads {args.threads} --record")

@@ -267,7 +267,8 @@ def clustering_memory(num_embeddings: int, bounded: bool) -> dict:
 
 def record(report: dict) -> None:
     """Write the DER figures into the package's error-rate table (quoted in every report)."""
-    from evidence_audio.error_rates import Measure, record_measure
+    from _common import record_measure
+    from evidence_audio.error_rates import Measure
 
     threshold = report["parameters"]["clustering"]["threshold"]
     conditions = (f"pyannote.audio SpeakerDiarization: segmentation-3.0 + CAM++ embeddings (trunk run once per 20 s block), pyannote "

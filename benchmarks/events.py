@@ -163,7 +163,8 @@ def main() -> None:
 
 def record(result: dict, recipe: training.Recipe) -> None:
     """Write the held-out figures into the package's error-rate table (quoted in every report)."""
-    from evidence_audio.error_rates import Measure, record_measure
+    from _common import record_measure
+    from evidence_audio.error_rates import Measure
 
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/events.py --record"
     conditions = ("distress-classifier (Whisper-base encoder, 1 s windows every 0.5 s"

@@ -76,7 +76,8 @@ def main() -> None:
     print(f"per-segment language accuracy {100 * accuracy:.1f} % ({right}/{total}); "
           f"{len(samples) / ANALYSIS_RATE / elapsed:.2f}x real time")
     if args.record:
-        from evidence_audio.error_rates import Measure, record_measure
+        from _common import record_measure
+        from evidence_audio.error_rates import Measure
 
         record_measure(Measure(
             id="transcription/wer/mixed_languages", task="transcription of a recording that changes language",

@@ -337,13 +337,10 @@ def _passphrase(key: Path, passphrase_file: Path | None) -> bytes | None:
 
 def _signer(key: Path, passphrase_file: Path | None, examiner: str | None) -> tuple:
     """(private key, examiner name): the name from --examiner, else the comment of KEY.pub."""
-    from .signing import load_private_key, principal_for
+    from .signing import examiner_of, load_private_key, principal_for
 
     private = load_private_key(key, _passphrase(key, passphrase_file))
-    if not examiner:
-        pub = key.with_name(key.name + ".pub")
-        parts = pub.read_text(encoding="utf-8").split(maxsplit=2) if pub.is_file() else []
-        examiner = parts[2].strip() if len(parts) > 2 else None
+    examiner = examiner_of(key, examiner)
     if not examiner:
         raise click.UsageError(f"give --examiner (no name in {key}.pub)")
     try:
@@ -390,12 +387,9 @@ def timestamp() -> None:
 @one_line_errors
 def timestamp_request(folder: Path) -> None:
     """Write FOLDER/timestamp.tsq, an RFC 3161 request for the SHA-256 of its manifest.sha256."""
-    from . import custody, timestamp as tsa
-    from .intake import sha256_file
+    from . import timestamp as tsa
 
     path = tsa.request(folder)
-    custody.log_derived(folder, "timestamp request", {"request_sha256": sha256_file(path),
-                                                      "manifest_sha256": tsa.manifest_digest(folder).hex()})
     click.echo(f"request: {path}")
     click.echo("send it to an RFC 3161 authority, e.g. curl -H 'Content-Type: application/timestamp-query' "
                f"--data-binary @{path} URL > reply.tsr; then: evidence-audio timestamp attach {folder} reply.tsr")
@@ -407,11 +401,9 @@ def timestamp_request(folder: Path) -> None:
 @one_line_errors
 def timestamp_attach(folder: Path, token: Path) -> None:
     """Store TOKEN (the authority's reply) as FOLDER/timestamp.tsr once it answers the request."""
-    from . import custody, timestamp as tsa
-    from .intake import sha256_file
+    from . import timestamp as tsa
 
     said = tsa.attach(folder, token)
-    custody.log_derived(folder, "timestamp", dict(said, reply_sha256=sha256_file(token)))
     click.echo(f"time-stamped: manifest.sha256 existed by {said['gen_time']} (authority {said['signer']}, "
                f"serial {said['serial']}): {folder / tsa.REPLY_NAME}")
 
@@ -452,7 +444,7 @@ def keys_new(examiner: str, output: Path, passphrase_file: Path | None, no_passp
 
 @main.group()
 def models() -> None:
-    """List, install and verify the model weights named in models/manifest.json."""
+    """List, install and verify the model weights named in the model manifest (evidence_audio/data/manifest.json)."""
 
 
 @models.command("list")

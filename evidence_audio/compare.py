@@ -224,7 +224,25 @@ def _spans(runs, labels_wanted, min_frames) -> list[tuple[float, float]]:
 
 
 def compare_signals(original: np.ndarray, clip: np.ndarray) -> Comparison:
-    """Place a clip (16 kHz mono) in an original (16 kHz mono)."""
+    """Place a clip in its original: where each stretch of the clip comes from, and what differs.
+
+    Parameters
+    ----------
+    original, clip : numpy.ndarray
+        float32, shape (n,), mono, 16000 Hz (``intake.take_in(...).audio.samples``); level-blind.
+
+    Returns
+    -------
+    Comparison
+        The pieces found (clip and original times in seconds, offset, similarity 0-1, gain in dB), the
+        clip stretches not found, cut points, original stretches omitted, a similarity profile and
+        the differences in words.
+
+    Raises
+    ------
+    MediaError
+        The clip is shorter than 0.5 s, or the original much shorter than the clip (exit 4).
+    """
     orig_f, _ = features(original)
     clip_f, clip_rms = features(clip)
     if len(clip_f) < MIN_CLIP_FRAMES:

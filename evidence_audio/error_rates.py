@@ -61,8 +61,10 @@ def load(path: Path = DATA_PATH) -> list[Measure]:
     return [Measure(**{k: v for k, v in entry.items() if k in names}) for entry in data["measures"]]
 
 
-def record_measure(measure: Measure, path: Path = DATA_PATH) -> None:
-    """Replace (or add) the entry with this id, stamped with the time and tool version, atomically."""
+def record_measure(measure: Measure, path: Path) -> None:
+    """Replace (or add) the entry with this id in the table at ``path``, stamped with the time and tool
+    version, atomically. No default: the benchmarks name the source tree's table (benchmarks/_common.py),
+    so an installed package's data is never rewritten in place."""
     path = Path(path)
     data = json.loads(path.read_text(encoding="utf-8"))
     stamped = asdict(measure) | {

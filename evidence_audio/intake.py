@@ -233,6 +233,12 @@ def open_read_only(path: Path):
     return os.fdopen(fd, "rb")
 
 
+def check_analysis_rate(sample_rate: int, stage: str) -> None:
+    """Raise ValueError unless ``sample_rate`` is ``ANALYSIS_RATE``, the rate every model stage takes."""
+    if sample_rate != ANALYSIS_RATE:
+        raise ValueError(f"the {stage} stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+
+
 def check_input(path: Path) -> os.stat_result:
     """Fail with a one-line error unless path is a readable, non-empty regular file."""
     try:
@@ -659,11 +665,30 @@ def decode(container, path: Path, stream: int | None = None, picks: dict[int, in
            native: bool = False) -> DecodedAudio:
     """Decode every audio stream as far as it decodes, in one pass, onto the file's timeline.
 
-    ``stream``: analyse only this stream (container index); default: every stream that carries
-    signal (RMS above SIGNAL_FLOOR_DBFS), summed. ``picks``: stream index -> the one channel to
-    analyse instead of the channel mean. ``native``: also keep the analysed stream's (first
-    analysed stream's) samples at its first rate, every channel, on the timeline.
-    Raises MediaError (exit 4) when nothing decodes.
+    Parameters
+    ----------
+    container : av.container.InputContainer
+        The opened file (``_open_container``); read once, from the start.
+    path : Path
+        Its path, for messages.
+    stream : int, optional
+        Analyse only this stream (container index); default: every stream that carries signal (RMS
+        above ``SIGNAL_FLOOR_DBFS``), summed.
+    picks : dict of int to int, optional
+        Stream index -> the one channel to analyse instead of the channel mean (where the mean cancels).
+    native : bool
+        Also keep the first analysed stream's samples at its first rate, every channel, on the timeline.
+
+    Returns
+    -------
+    DecodedAudio
+        ``samples``: float32, shape (n,), 16000 Hz mono; with ``native``, ``native``: float32, shape
+        (n, channels); the streams, gaps, format changes and the PCM, packet and analysis SHA-256.
+
+    Raises
+    ------
+    MediaError
+        No audio stream, or nothing decodes (exit 4).
     """
     picks = picks or {}
     audio_streams = list(container.streams.audio)
@@ -791,10 +816,28 @@ def _decode_path(path: Path, stream: int | None, native: bool, with_probe: bool 
 
 
 def take_in(path: str | os.PathLike, stream: int | None = None) -> Intake:
-    """Check, hash, probe and decode a recording, never writing to it.
+    """Check, hash, probe and decode a recording, never writing to it (opened read-only, access time kept).
 
-    ``stream``: analyse only this audio stream (container index); default: every stream with signal.
-    Raises InputError (exit 3) or MediaError (exit 4).
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The recording: any container and codec FFmpeg (PyAV) reads, video files included.
+    stream : int, optional
+        Analyse only this audio stream (its container index); default: every stream with signal, summed.
+
+    Returns
+    -------
+    Intake
+        ``file`` (size, SHA-256, SHA-1, MD5), ``observed`` (file times), ``container`` (probe), and
+        ``audio``: the analysis signal ``audio.samples`` (float32, shape (n,), mono, 16000 Hz, on the
+        file's timeline) with the decoding facts (streams, gaps, hashes of the decoded PCM).
+
+    Raises
+    ------
+    InputError
+        Missing, a directory, not a regular file or unreadable (exit 3).
+    MediaError
+        Empty, not media, no audio stream, or nothing decodes (exit 4).
     """
     path = Path(path)
     st = check_input(path)

@@ -1,9 +1,10 @@
 """The model manifest: where each model's weights come from, and their verified hashes.
 
-``models/manifest.json`` names every model the tool can use, the registry package files its
-weights are assembled from, and the SHA-256 each assembled file must have. Weights are
-assembled once into the model store (``EVIDENCE_AUDIO_MODEL_DIR``, default ``models/store``
-in the checkout) and verified again every time before they are used.
+``data/manifest.json`` (package data, so an installed package finds it) names every model the
+tool can use, the registry package files its weights are assembled from, and the SHA-256 each
+assembled file must have. Weights are assembled once into the model store
+(``EVIDENCE_AUDIO_MODEL_DIR``, default ``models/store`` in the checkout) and verified again every
+time before they are used.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .errors import ModelError
 from .intake import sha256_file
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
-MANIFEST_PATH = REPO_MODELS / "manifest.json"
+MANIFEST_PATH = Path(__file__).resolve().parent / "data" / "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class ModelSpec:
     description: str
     files: tuple[ModelFile, ...]
     converted_from: str | None = None  # another manifest model these files are converted from
+    converter: str | None = None  # "module:function" making the file from that model's folder
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def load_manifest() -> dict[str, ModelSpec]:
             description=entry["description"],
             files=files,
             converted_from=entry.get("converted_from"),
+            converter=entry.get("converter"),
         )
     return specs
 
@@ -104,11 +107,14 @@ def _package_file(source: Source) -> Path:
     return path
 
 
-def _convert(source_name: str) -> bytes:
-    """An openai-whisper checkpoint converted from a verified CTranslate2 Whisper model."""
-    from .asr.convert import checkpoint_bytes
-
-    return checkpoint_bytes(require(source_name).path)
+def _convert(model: ModelSpec) -> bytes:
+    """A converted model's file, made by the converter its manifest entry names (for openai-whisper
+    checkpoints, ``asr.convert.checkpoint_bytes``) from the verified model it is converted from: the
+    manifest, not this module, knows which engine converts what."""
+    module, function = (model.converter or "").partition(":")[::2]
+    if not module or not function:
+        raise ModelError(f"{model.name}: the manifest names no converter for it")
+    return getattr(importlib.import_module(module), function)(require(model.converted_from).path)
 
 
 def model_dir(name: str) -> Path:
@@ -145,7 +151,7 @@ def _install(name: str) -> Path:
         try:
             with os.fdopen(fd, "wb") as out:
                 if model.converted_from:
-                    out.write(_convert(model.converted_from))
+                    out.write(_convert(model))
                 for source in file.sources:
                     with open(_package_file(source), "rb") as part:
                         shutil.copyfileobj(part, out, 1 << 20)

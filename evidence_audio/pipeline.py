@@ -11,6 +11,7 @@ import numpy as np
 from . import custody, signing
 from .intake import check_media, confirm_unchanged, take_in
 from .provenance import Provenance, utc_now
+from .report.blocks import Analysis
 from .report.canonical import seal
 from .report.formats import render_folder
 from .report.output import write_folder
@@ -112,7 +113,7 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
         examiner=settings.examiner,
     )
     samples, rate = intake.audio.samples, intake.audio.sample_rate
-    analysis: dict = {}
+    analysis: Analysis = {}
 
     def record(block_name: str, block: dict, used: list) -> None:
         analysis[block_name] = block

@@ -28,6 +28,7 @@ from .encode import FORMATS, encode, lossless_format
 from .errors import InputError, UsageError, VerificationError
 from .intake import Intake, NativeAudio, decode_native
 from .provenance import utc_now
+from .report.blocks import SpeakersBlock, TranscriptBlock
 from .report.canonical import render, seal
 from .values import seconds
 
@@ -117,7 +118,7 @@ def load_report(path: Path, intake: Intake) -> dict:
 
 
 def speaker_ranges(report: dict, speaker: str) -> list[tuple[float, float]]:
-    block = report.get("analysis", {}).get("speakers")
+    block: SpeakersBlock | None = report.get("analysis", {}).get("speakers")
     if not block:
         raise UsageError("the report has no speakers block; run analyze with diarization first")
     if speaker not in block.get("labels", []):
@@ -131,7 +132,7 @@ def _normal(word: str) -> str:
 
 def word_ranges(report: dict, words: list[str], pad: float = WORD_PAD_S) -> list[tuple[float, float, str]]:
     """(start, end, word) of every transcript word in the list, padded by pad seconds."""
-    transcript = report.get("analysis", {}).get("transcript")
+    transcript: TranscriptBlock | None = report.get("analysis", {}).get("transcript")
     if not transcript:
         raise UsageError("the report has no transcript block; run analyze with transcription first")
     wanted = {_normal(w) for w in words if _normal(w)}
@@ -252,7 +253,34 @@ def _operation_record(op: Operation) -> dict:
 
 
 def redact(intake: Intake, operations: list[Operation], suffix: str | None = None) -> tuple[str, bytes, dict]:
-    """(derivative file name, its bytes, sealed derivation record)."""
+    """A redacted copy of the recording and the sealed record that ties it to the evidence.
+
+    Parameters
+    ----------
+    intake : Intake
+        The recording (decoded again at its native rate, every channel).
+    operations : list of Operation
+        What to do where (seconds); from :func:`plan_operations`.
+    suffix : str, optional
+        Output format: .wav, .flac, .mp3, .m4a or .opus; default the input's if wav or flac, else .wav.
+
+    Returns
+    -------
+    name : str
+        ``<stem>.redacted<suffix>``.
+    data : bytes
+        The derivative file: the original's rate and channels, lossless formats bit-identical outside
+        the operations.
+    record : dict
+        The sealed derivation record (derivation.schema.json): both SHA-256, the operations, times.
+
+    Raises
+    ------
+    UsageError
+        No operation, or one starting after the end of the recording (exit 2).
+    OutputError
+        A format that cannot hold the recording's sample rate (exit 7).
+    """
     if not operations:
         raise UsageError("nothing to redact: give --ranges, --speaker or --words")
     audio = decode_native(intake.path, intake.audio.stream_index)

@@ -135,6 +135,16 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     os.chmod(path, mode)  # whatever the umask
 
 
+def examiner_of(key: Path, examiner: str | None = None) -> str | None:
+    """The name a statement signed with ``key`` gives: ``examiner`` if given, else the comment of the
+    key's public half (KEY.pub, as 'keys new' writes it); None when neither names anyone."""
+    if examiner:
+        return examiner
+    pub = key.with_name(key.name + ".pub")
+    parts = pub.read_text(encoding="utf-8").split(maxsplit=2) if pub.is_file() else []
+    return parts[2].strip() if len(parts) > 2 else None
+
+
 def key_is_encrypted(path: Path) -> bool:
     """Whether the private key file at ``path`` needs a passphrase (raises KeyError_ if unreadable)."""
     try:

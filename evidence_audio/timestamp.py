@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import load_der_x509_certificate
 
+from .custody import log_derived
 from .errors import InputError, OutputError, VerificationError
 
 REQUEST_NAME = "timestamp.tsq"
@@ -40,7 +41,8 @@ def manifest_digest(folder: Path) -> bytes:
 
 
 def request(folder: Path) -> Path:
-    """Write ``timestamp.tsq`` for the folder's manifest digest; OutputError (exit 7) if one exists."""
+    """Write ``timestamp.tsq`` for the folder's manifest digest, and say so in its custody log;
+    OutputError (exit 7) if one exists."""
     folder = Path(folder)
     digest = manifest_digest(folder)
     query = tsp.TimeStampReq({"version": 1, "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
@@ -54,6 +56,8 @@ def request(folder: Path) -> Path:
         raise OutputError(f"{path} exists already (a request was made; attach its reply)") from None
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    log_derived(folder, "timestamp request", {"request_sha256": hashlib.sha256(query.dump()).hexdigest(),
+                                              "manifest_sha256": digest.hex()})
     return path
 
 
@@ -110,7 +114,8 @@ def _check_signature(signed: cms.SignedData) -> str:
 
 def attach(folder: Path, reply_path: Path) -> dict:
     """Store the authority's reply as ``timestamp.tsr`` after checking it answers the folder's request
-    (same imprint, same nonce) and its signature verifies. Returns {gen_time, serial, tsa, signer}.
+    (same imprint, same nonce) and its signature verifies, and add it to the folder's custody log.
+    Returns {gen_time, serial, policy, tsa, signer}.
 
     Raises InputError (exit 3) for an unreadable reply or missing request, VerificationError (exit 5)
     for a reply that does not answer it, OutputError (exit 7) when a reply is attached already.
@@ -140,7 +145,9 @@ def attach(folder: Path, reply_path: Path) -> dict:
             os.fsync(handle.fileno())
     except FileExistsError:
         raise OutputError(f"{path} exists already") from None
-    return describe(info, signer)
+    said = describe(info, signer)
+    log_derived(folder, "timestamp", dict(said, reply_sha256=hashlib.sha256(reply).hexdigest()))
+    return said
 
 
 def describe(info: tsp.TSTInfo, signer: str) -> dict:

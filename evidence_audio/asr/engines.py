@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from .. import models
 from ..errors import ModelError
 from . import ENGINES
+from .decoding import Decoding
+from .transcript import Segment
 
 BUILTIN = ("base", "tiny.en")
+
+
+class WhisperEngine(Protocol):
+    """What the transcription stage needs of an engine (``faster.FasterWhisper``, ``openai.OpenAIWhisper``)."""
+
+    name: str  # the engine's name as the report records it, e.g. "faster-whisper"
+    multilingual: bool  # False for an English-only model (tiny.en)
+
+    def detect_language(self, samples: np.ndarray) -> list[tuple[str, float]]:
+        """Every language code with its probability, most likely first, from the first 30 s of
+        ``samples`` (float32, shape (n,), 16 kHz)."""
+
+    def transcribe(self, samples: np.ndarray, language: str, task: str, clips: list[tuple[float, float]],
+                   decoding: Decoding, word_timestamps: bool = True) -> Iterable[Segment]:
+        """Segments of the ``clips`` (start, end in seconds of ``samples``) decoded in ``language`` with
+        ``task`` "transcribe" or "translate", times relative to the start of ``samples``."""
 
 
 def resolve_model(engine: str, model: str) -> models.ModelUse:
@@ -34,7 +56,7 @@ def resolve_model(engine: str, model: str) -> models.ModelUse:
     return models.user_model(path, engine)
 
 
-def load_engine(engine: str, use: models.ModelUse, compute_type: str = "int8", threads: int = 0):
+def load_engine(engine: str, use: models.ModelUse, compute_type: str = "int8", threads: int = 0) -> WhisperEngine:
     """The engine, loaded on the model's verified files."""
     root = Path(use.path)
     if engine == "faster-whisper":

@@ -9,11 +9,14 @@ import numpy as np
 
 from . import suspect
 from .decoding import DECODING, Decoding
+from .engines import WhisperEngine
 from .transcript import LanguageGuess, LanguageSpan, Segment, Transcript, Untranscribed, Word
 from .vad import VAD, VadOptions, speech_regions
 from ..errors import EvidenceError
-from ..intake import ANALYSIS_RATE
+from ..intake import ANALYSIS_RATE, check_analysis_rate
+from ..models import ModelUse
 from ..progress import Update
+from ..report.blocks import TranscriptBlock
 
 # (start, end) in seconds; the "clips" an engine decodes are these (Whisper's clip_timestamps)
 Interval = tuple[float, float]
@@ -99,7 +102,7 @@ def windows(clips: list[Interval], limit: float = LANGUAGE_WINDOW_S) -> list[Int
     return found
 
 
-def language_spans(engine, samples: np.ndarray, clips: list[Interval], forced: str | None,
+def language_spans(engine: WhisperEngine, samples: np.ndarray, clips: list[Interval], forced: str | None,
                    candidates: list[str] | None = None) -> list[LanguageSpan]:
     """The language of each clip (each <= 30 s window of it), identified from its own audio.
 
@@ -228,8 +231,8 @@ def to_recording(segment: Segment, places: list[Place]) -> list[Segment]:
     return parts
 
 
-def _decode(engine, samples: np.ndarray, clips: list[Interval], language: str, decoding: Decoding, duration: float,
-            chunk_s: float) -> list[Segment]:
+def _decode(engine: WhisperEngine, samples: np.ndarray, clips: list[Interval], language: str, decoding: Decoding,
+            duration: float, chunk_s: float) -> list[Segment]:
     """Segments of ``clips`` (absolute times) decoded in ``language``, with impossible words removed.
 
     The clips of each chunk are joined back to back and decoded as one continuous stretch, as
@@ -248,7 +251,7 @@ def _decode(engine, samples: np.ndarray, clips: list[Interval], language: str, d
     return found
 
 
-def recheck_languages(engine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
+def recheck_languages(engine: WhisperEngine, samples: np.ndarray, segments: list[Segment], spans: list[LanguageSpan],
                       candidates: list[str] | None, decoding: Decoding, duration: float, chunk_s: float) -> list[Segment]:
     """Segments of regions whose language was unsure (probability below LANGUAGE_SURE with a second
     language at SECOND_LANGUAGE or more, as where two languages share a region), each identified again on its own audio and, where another language
@@ -283,7 +286,7 @@ def too_fast(segment: Segment) -> bool:
     return letters >= MIN_FAST_LETTERS and letters / max(segment.end - segment.start, 0.1) > MAX_LETTERS_PER_S
 
 
-def redecode_loops(engine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
+def redecode_loops(engine: WhisperEngine, samples: np.ndarray, segments: list[Segment], decoding: Decoding, duration: float,
                    chunk_s: float, clips: list[Interval] | None = None) -> list[Segment]:
     """Segments with more text than their audio could hold, decoded again alone with Whisper's
     compression-ratio fallback on (a repetitive result is decoded again at the next temperature).
@@ -330,7 +333,7 @@ def uncovered(speech: list[Interval], segments: list[Segment], min_s: float = MI
     return found
 
 
-def translate_segment(engine, samples: np.ndarray, segment: Segment, language: str,
+def translate_segment(engine: WhisperEngine, samples: np.ndarray, segment: Segment, language: str,
                       decoding: Decoding) -> tuple[str, list[str]]:
     """English for one segment, its audio decoded again with task=translate, and the reasons to doubt it."""
     piece = samples[int(segment.start * ANALYSIS_RATE):int(np.ceil(segment.end * ANALYSIS_RATE))]
@@ -339,16 +342,49 @@ def translate_segment(engine, samples: np.ndarray, segment: Segment, language: s
     return " ".join(p.text for p in parts).strip(), suspect.translation_reasons(segment.text, language, parts)
 
 
-def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
+def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.ndarray, *, language: str | None = None,
                languages: list[str] | None = None, translate: bool = False, speech_only: bool = True,
                decoding: Decoding = DECODING, vad: VadOptions = VAD, progress: Update | None = None,
                chunk_s: float = CHUNK_S) -> Transcript:
     """Transcribe 16 kHz mono samples, each speech region in its own language.
 
-    ``language`` forces one language; ``languages`` restricts identification to these codes. With
-    ``translate``, each segment gets an English translation, checked like the original. Speech (by
-    voice activity) that no word covers is decoded again on its own; what stays without words is
-    listed in ``Transcript.untranscribed``. Raises EvidenceError on an unknown language code.
+    Speech (by voice activity) that no word covers is decoded again on its own; what stays without
+    words is listed in ``Transcript.untranscribed``.
+
+    Parameters
+    ----------
+    engine : WhisperEngine
+        From :func:`load_models`.
+    model_name : str
+        The model's manifest name, recorded in the transcript.
+    vad_model
+        silero-vad, from :func:`load_models`.
+    samples : numpy.ndarray
+        float32, shape (n,), mono, 16000 Hz.
+    language : str, optional
+        Force this language code; default: identified for each speech region (30 s windows).
+    languages : list of str, optional
+        Identify among these codes only.
+    translate : bool
+        Add an English translation beside every segment, checked like the original.
+    speech_only : bool
+        Decode only the voice-activity regions (default) or the whole recording.
+    decoding, vad : Decoding, VadOptions
+        The fixed decoding and voice-activity settings (recorded in the transcript).
+    progress : callable, optional
+        ``progress(seconds_done, seconds_in_all)``.
+    chunk_s : float
+        Most seconds handed to the engine at once (``CHUNK_S``, 600).
+
+    Returns
+    -------
+    Transcript
+        Segments and words with times in seconds from the start of ``samples``.
+
+    Raises
+    ------
+    EvidenceError
+        An unknown language code, or translation or another language asked of an English-only model (exit 1).
     """
     duration = len(samples) / ANALYSIS_RATE
     speech = speech_regions(vad_model, samples, vad)
@@ -408,7 +444,32 @@ def transcribe(engine, model_name: str, vad_model, samples: np.ndarray, *, langu
 
 
 def load_models(engine_name: str, model: str, compute_type: str = "int8", threads: int = 0):
-    """The Whisper engine and the voice activity model, each verified; and their ModelUse records."""
+    """The Whisper engine and the voice activity model, each verified against the manifest.
+
+    Parameters
+    ----------
+    engine_name : str
+        One of ``asr.ENGINES`` ("faster-whisper", "openai-whisper").
+    model : str
+        base, tiny.en, a manifest name, or the path of an own model (CTranslate2 folder or .pt).
+    compute_type : str
+        CTranslate2 compute type (faster-whisper only), "int8" by default.
+    threads : int
+        CPU threads; 0: the engine's default.
+
+    Returns
+    -------
+    engine : WhisperEngine
+    vad_model
+        The silero-vad ONNX model.
+    models_used : list of models.ModelUse
+        The Whisper model and silero-vad, with the SHA-256 of each file.
+
+    Raises
+    ------
+    ModelError
+        Unknown engine or model, or files missing or not matching the manifest (exit 6).
+    """
     from .. import models
     from .engines import load_engine, resolve_model
     from .vad import load_vad
@@ -438,7 +499,7 @@ class TranscriptionOptions:
 
 
 def transcript_stage(samples: np.ndarray, sample_rate: int, options: TranscriptionOptions, *, loaded=None,
-                     progress: Update | None = None) -> tuple[dict, list]:
+                     progress: Update | None = None) -> tuple[TranscriptBlock, list[ModelUse]]:
     """The transcription stage: the report's ``analysis.transcript`` block and the models used.
 
     Parameters
@@ -470,8 +531,7 @@ def transcript_stage(samples: np.ndarray, sample_rate: int, options: Transcripti
     ModelError
         A model is missing or its files do not match the manifest (exit 6).
     """
-    if sample_rate != ANALYSIS_RATE:
-        raise ValueError(f"the transcription stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+    check_analysis_rate(sample_rate, "transcription")
     engine, vad_model, used = loaded or options.load()
     transcript = transcribe(engine, used[0].name, vad_model, samples, language=options.language,
                             languages=list(options.languages) if options.languages else None,

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..intake import decode_native
 from ..intake import Intake
+from ..report.blocks import AuthenticityBlock
 from . import credentials, discontinuity, enf, metadata
 
 STATEMENT = (
@@ -21,11 +22,29 @@ STATEMENT = (
 
 
 def indicators(intake: Intake, mains_hz: int | None = None, native: bool = True) -> dict:
-    """All indicators for a taken-in recording (the ``authenticity`` block).
+    """All indicators for a taken-in recording (the ``authenticity`` block): observations, never verdicts.
 
-    With native, DC offsets and digital-zero runs are read from the native PCM (every channel,
-    full rate); without, from the 16 kHz mono analysis signal, which needs no second decode of
-    a long recording (zero runs then lose about a millisecond at each end to the resampler).
+    Parameters
+    ----------
+    intake : Intake
+        From ``intake.take_in``: its container, tags, content credentials, gaps and analysis signal.
+    mains_hz : int, optional
+        50 or 60: the mains frequency to trace; default: the stronger of the two.
+    native : bool
+        Read DC offsets and digital-zero runs from the native PCM (every channel, full rate; a second
+        decode) instead of the 16 kHz mono analysis signal (zero runs then lose about a millisecond at
+        each end to the resampler).
+
+    Returns
+    -------
+    dict
+        ``statement``, ``metadata``, ``discontinuities`` (candidate times in seconds), ``enf`` (trace in
+        Hz, strength in dB) and ``content_credentials``, each with what it can and cannot show.
+
+    Raises
+    ------
+    InputError, MediaError
+        With ``native``, when the file can no longer be read or decoded (exit 3, 4).
     """
     if native:
         pcm = decode_native(intake.path, intake.audio.stream_index)
@@ -52,7 +71,8 @@ class AuthenticityOptions:
     mains_hz: int | None = None  # 50 or 60; None: both are tried
 
 
-def authenticity_stage(samples: np.ndarray, sample_rate: int, options: AuthenticityOptions) -> tuple[dict, list]:
+def authenticity_stage(samples: np.ndarray, sample_rate: int,
+                       options: AuthenticityOptions) -> tuple[AuthenticityBlock, list]:
     """The authenticity stage: the report's ``analysis.authenticity`` block; it uses no model.
 
     Parameters

@@ -4,7 +4,7 @@ Weights are a small JSON file (no pickle, nothing executable): per-feature stand
 weight vector and bias per class, the per-class thresholds and the smoothing over time (hysteresis,
 minimum event duration, merge gap) chosen by grouped cross-validation, and the list of its training
 data. A file without `smoothing` (older format) gets the plain rule, merge.Smoothing().
-Its recipe is notebooks/train_distress_classifier.ipynb; its hash is in models/manifest.json.
+Its recipe is notebooks/train_distress_classifier.ipynb; its hash is in evidence_audio/data/manifest.json.
 """
 
 from __future__ import annotations

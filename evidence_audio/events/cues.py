@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from ..report.blocks import TranscriptBlock, TranscriptCue
 from ..values import seconds
 
 CUE_LANGUAGES = ("en", "ru", "az", "tr")
@@ -56,7 +57,7 @@ def phrases() -> tuple[Phrase, ...]:
     return tuple(found)
 
 
-def _tokens(transcript: dict) -> list[Token]:
+def _tokens(transcript: TranscriptBlock) -> list[Token]:
     """Transcript words as tokens; a segment without word timings counts as one span."""
     tokens = []
     for segment in transcript.get("segments", []):
@@ -90,7 +91,7 @@ def _matches_in(tokens: list[Token]) -> list[tuple[Phrase, int, int]]:
     ]
 
 
-def find_cues(transcript: dict) -> list[dict]:
+def find_cues(transcript: TranscriptBlock) -> list[TranscriptCue]:
     """Every occurrence of a cue phrase in the transcript, in time order."""
     tokens = _tokens(transcript)
     cues = [

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import models
-from ..intake import ANALYSIS_RATE
+from ..intake import check_analysis_rate
 from ..models import ModelUse
+from ..report.blocks import EventsBlock
 from ..values import score, seconds
 from . import classifier, frames
 from .cues import find_cues
@@ -35,7 +36,19 @@ class DistressDetector:
         return pooled, self.classifier.scores(pooled.vectors.astype(np.float64), pooled.level_db)
 
     def detect(self, samples: np.ndarray) -> list[SoundEvent]:
-        """Scream, shout and cry events of a 16 kHz mono recording."""
+        """Scream, shout and cry events of a recording.
+
+        Parameters
+        ----------
+        samples : numpy.ndarray
+            float32, shape (n,), mono, 16000 Hz.
+
+        Returns
+        -------
+        list of SoundEvent
+            (label, start s, end s, score 0-1: the highest window score inside the event), where runs
+            of 1 s windows (0.5 s hop) score at or above the class's threshold.
+        """
         pooled, scores = self.window_scores(samples)
         return merge_frames(pooled.starts, pooled.ends, scores, self.classifier.classes,
                             self.classifier.thresholds, self.classifier.smoothing)
@@ -71,19 +84,17 @@ class EventOptions:
 
 
 def events_stage(samples: np.ndarray, sample_rate: int, options: EventOptions = EventOptions(), *,
-                 loaded: DistressDetector | None = None) -> tuple[dict, list[ModelUse]]:
+                 loaded: DistressDetector | None = None) -> tuple[EventsBlock, list[ModelUse]]:
     """The events stage: the report's ``analysis.events`` block (its sound events) and the models used.
 
     Parameters
     ----------
-    samples : numpy.ndarray
-        The analysis signal: float32, shape (n,), mono, in [-1, 1].
-    sample_rate : int
-        Its rate in Hz; must be ``intake.ANALYSIS_RATE`` (16000).
+    samples, sample_rate : numpy.ndarray, int
+        The analysis signal (float32, shape (n,), mono) and its rate, which must be 16000 Hz.
     options : EventOptions
         The encoder's thread count.
     loaded : DistressDetector, optional
-        ``options.load()``'s result, kept by a caller that analyses many recordings; loaded here if None.
+        The detector ``options.load()`` gave a caller that keeps it between recordings (default: loaded here).
 
     Returns
     -------
@@ -101,7 +112,6 @@ def events_stage(samples: np.ndarray, sample_rate: int, options: EventOptions = 
     ModelError
         A model is missing or does not match the manifest (exit 6).
     """
-    if sample_rate != ANALYSIS_RATE:
-        raise ValueError(f"the events stage takes {ANALYSIS_RATE} Hz audio, not {sample_rate} Hz")
+    check_analysis_rate(sample_rate, "events")
     detector = loaded or options.load()
     return events_block(detector, samples, None), list(detector.model_uses)

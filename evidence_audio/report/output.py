@@ -178,8 +178,28 @@ def write_folder(out_dir: Path, files: dict[str, bytes], overwrite: bool = False
     Ctrl-C, SIGTERM or SIGHUP (whatever raises out of it) leaves nothing: the hidden
     ``.<name>.partial-*`` folder is removed, and stop signals are held back while it is made, swapped
     into place or removed, so none lands between two steps. A crash of the machine leaves at most that
-    hidden folder, never a report folder that looks complete. ``inputs`` are the evidence files the
-    output must never touch; the rules of :func:`check_output_folder` apply (OutputError, exit 7).
+    hidden folder, never a report folder that looks complete.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The folder to create (or, with ``overwrite``, to replace if this tool wrote it).
+    files : dict of str to bytes
+        File name -> content.
+    overwrite : bool
+        Replace an existing folder this tool wrote.
+    inputs : iterable of path
+        The evidence files, which the folder must not be, contain or lie above.
+
+    Returns
+    -------
+    Path
+        The folder's absolute path.
+
+    Raises
+    ------
+    OutputError
+        As :func:`check_output_folder`, or when writing fails (exit 7).
     """
     out_dir = check_output_folder(out_dir, inputs, overwrite)
     parent = out_dir.parent

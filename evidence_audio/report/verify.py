@@ -266,10 +266,32 @@ def analysis_samples(record: dict, recording: Path):
 
 
 def verify(report: Path, recording: Path | None = None, trusted: list | None = None) -> list[Check]:
-    """Every check of a report (report.json or its folder) and, given it, of the recording.
+    """Every check of a sealed record (report.json, another record the tool writes, or its folder)
+    and, given it, of the recording.
 
-    ``trusted``: signing.TrustedKey list the folder's signature must come from (None: the signature
-    is checked for consistency only, and a note says the signer is not established).
+    Parameters
+    ----------
+    report : Path
+        The record file or its folder.
+    recording : Path, optional
+        The evidence file: its size, hashes and decoded audio are compared with the record, and the
+        renderings drawn from its signal are made again.
+    trusted : list of signing.TrustedKey, optional
+        The keys the folder's signature must come from; None: the signature is checked for
+        consistency only, and a note says the signer is not established.
+
+    Returns
+    -------
+    list of Check
+        One line each (name, passed, detail; ``note`` for what was not checked). The CLI exits 5 when
+        any counted check fails.
+
+    Raises
+    ------
+    UsageError
+        A rendering (report.pdf, ...) given instead of the record (exit 2).
+    InputError
+        The record or the recording is missing or unreadable (exit 3).
     """
     from .. import custody, signing, timestamp
 

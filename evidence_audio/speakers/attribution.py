@@ -12,8 +12,10 @@ import copy
 
 import numpy as np
 
+from ..report.blocks import SpeakersBlock, TranscriptBlock
 
-def attribute_words(transcript: dict, speakers: dict) -> dict:
+
+def attribute_words(transcript: TranscriptBlock, speakers: SpeakersBlock) -> TranscriptBlock:
     """A copy of the report's transcript block with ``speaker`` on every segment and word."""
     turns = speakers["turns"]
     if not turns:

@@ -2,7 +2,7 @@
 
 The default pipeline is pyannote.audio's ``SpeakerDiarization`` built from local files only:
 pyannote/segmentation-3.0 and CAM++ speaker embeddings (see ``campplus``), both
-verified against ``models/manifest.json``, with the hyper-parameters of pyannote's
+verified against ``evidence_audio/data/manifest.json``, with the hyper-parameters of pyannote's
 speaker-diarization-3.1 (agglomerative clustering, its threshold included: see ``CLUSTERING``
 for why), and with memory bounded on long recordings (see ``clustering``). Alternatively a
 complete pyannote pipeline folder (e.g. speaker-diarization-community-1) or, when online, a hub
@@ -36,6 +36,7 @@ from .clustering import MAX_LINKAGE, BoundedAgglomerativeClustering
 from ..errors import ModelError
 from ..progress import Update
 from ..models import ModelUse
+from ..report.blocks import SpeakersBlock
 from ..values import seconds
 from . import SpeakerLimits
 from .campplus import CAMPPlusEmbedding, embed_chunks
@@ -177,9 +178,26 @@ def load(source: str | None = None) -> Diarizer:
 
 def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: SpeakerLimits,
             progress: Update | None = None) -> Diarization:
-    """Run the pipeline on a mono waveform held in memory.
+    """Run the pipeline on a mono waveform held in memory (pyannote never reads a file).
 
-    ``progress(completed, total)`` is fed from pyannote's ``hook`` (its steps' completed/total counts).
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        float32 (converted if not), shape (n,), mono.
+    sample_rate : int
+        Its rate in Hz (16000 in the pipeline).
+    diarizer : Diarizer
+        From :func:`load`.
+    limits : SpeakerLimits
+        Exact, least or most number of speakers.
+    progress : callable, optional
+        ``progress(completed, total)``, fed from pyannote's ``hook`` (its steps' counts).
+
+    Returns
+    -------
+    Diarization
+        Turns (seconds) labelled SPEAKER_1.. in order of first speech, the settings used, and each
+        speaker's embedding centroid where the pipeline gives one.
     """
     audio = {"waveform": torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None], "sample_rate": sample_rate}
     with torch.inference_mode(), warnings.catch_warnings():
@@ -268,7 +286,8 @@ class SpeakerOptions:
 
 
 def speakers_stage(samples: np.ndarray, sample_rate: int, options: SpeakerOptions, *, loaded: Diarizer | None = None,
-                   progress: Update | None = None, centroids: dict | None = None) -> tuple[dict, list[ModelUse]]:
+                   progress: Update | None = None,
+                   centroids: dict | None = None) -> tuple[SpeakersBlock, list[ModelUse]]:
     """The speakers stage: the report's ``analysis.speakers`` block and the models used.
 
     Parameters
@@ -339,7 +358,7 @@ def overlaps(annotation: Annotation) -> list[tuple[Segment, list[str]]]:
     return regions
 
 
-def speakers_block(diarization: Diarization) -> dict:
+def speakers_block(diarization: Diarization) -> SpeakersBlock:
     """The report's ``analysis.speakers`` object."""
     annotation = diarization.annotation
     labels = sorted(annotation.labels(), key=_speaker_order)

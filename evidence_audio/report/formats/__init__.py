@@ -59,9 +59,24 @@ def parse_names(value: str) -> tuple[str, ...]:
 
 def render_folder(record: dict, samples: np.ndarray | None = None, names: Iterable[str] | None = None,
                   progress: Update | None = None) -> dict[str, bytes]:
-    """{file name: bytes} for the chosen formats (default all), plus manifest.sha256 over them.
+    """Every file of a report folder, rendered from the sealed record.
 
-    ``progress(files_done, files_in_all)``, if given, is called after each file is rendered.
+    Parameters
+    ----------
+    record : dict
+        The sealed record (report/schema.json).
+    samples : numpy.ndarray, optional
+        Its analysis signal (float32, shape (n,), 16000 Hz) for the timeline figure and the listening
+        copy; without it report.html has neither.
+    names : iterable of str, optional
+        Formats to render (``parse_names``); default all. A format whose analysis block is missing is left out.
+    progress : callable, optional
+        ``progress(files_done, files_in_all)``, called after each file.
+
+    Returns
+    -------
+    dict of str to bytes
+        File name -> bytes, report.json and manifest.sha256 (the SHA-256 of every other file) included.
     """
     wanted = set(ALWAYS) | set(names if names is not None else BY_NAME)
     if "html" in wanted:

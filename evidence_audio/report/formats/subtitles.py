@@ -15,7 +15,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from .view import DOUBT_MARK, DOUBT_NOTE, Line, transcript_lines
+from .view import DOUBT_MARK, DOUBT_NOTE, Line, clock, transcript_lines
 
 WIDTH = 42  # characters per subtitle line
 LINES = 2  # lines per cue
@@ -126,13 +126,6 @@ def cues(record: dict, labelled: bool = False) -> list[Cue]:
     return out
 
 
-def _stamp(t: float, separator: str) -> str:
-    ms = max(0, round(float(t) * 1000))
-    hours, rest = divmod(ms, 3_600_000)
-    minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
-
-
 NOTE_S = 2.0  # the SRT's explanation cue lasts at most this long
 SRT_NOTE = f"{DOUBT_MARK} marks doubtful text (see the report)"  # one line: an SRT has no comments
 
@@ -145,7 +138,7 @@ def render_srt(record: dict, samples=None) -> bytes:
         first = found[0][0]
         note = (0.0, min(NOTE_S, first)) if first >= 1.0 else (found[-1][1], found[-1][1] + NOTE_S)
         found = sorted(found + [(*note, SRT_NOTE)], key=lambda cue: cue[0])
-    blocks = [f"{number}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n"
+    blocks = [f"{number}\n{clock(start, ',')} --> {clock(end, ',')}\n{text}\n"
               for number, (start, end, text) in enumerate(found, start=1)]
     return "\n".join(blocks).encode("utf-8")
 
@@ -161,5 +154,5 @@ def render_vtt(record: dict, samples=None) -> bytes:
         if cue.speaker:
             text[0] = f"<v {_vtt_escape(cue.speaker)}>{text[0]}"
         text += [f"<lang en>{_vtt_escape(t)}</lang>" for t in cue.translation]
-        blocks.append(f"{number}\n{_stamp(cue.start, '.')} --> {_stamp(cue.end, '.')}\n" + "\n".join(text) + "\n")
+        blocks.append(f"{number}\n{clock(cue.start)} --> {clock(cue.end)}\n" + "\n".join(text) + "\n")
     return "\n".join(blocks).encode("utf-8")

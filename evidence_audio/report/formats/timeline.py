@@ -6,14 +6,13 @@ report.html can lay clickable regions over it.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from ...figures import png_bytes
 from ...intake import ANALYSIS_RATE
 from .view import duration, events, nothing, overlaps, short_clock, speaker_lanes
 
@@ -123,6 +122,4 @@ def render_with_regions(record: dict, samples: np.ndarray | None = None) -> tupl
     ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: short_clock(t)))
     ax.set_xlabel("time (m:ss.s); bars: detected sounds, triangles: distress words in the transcript")
 
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer, metadata={"Software": None})
-    return buffer.getvalue(), regions
+    return png_bytes(figure, dpi=None), regions

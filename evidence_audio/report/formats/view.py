@@ -18,14 +18,15 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-def clock(t: float | None) -> str:
-    """A time as hh:mm:ss.mmm; '?' when unknown."""
+def clock(t: float | None, separator: str = ".") -> str:
+    """A time in seconds as hh:mm:ss.mmm (``separator`` before the milliseconds: "," for SRT); '?' when
+    unknown; a time before 0 (never in a record) as 00:00:00.000. The one clock formatter of the reports."""
     if t is None:
         return "?"
-    ms = round(float(t) * 1000)
+    ms = max(0, round(float(t) * 1000))
     hours, rest = divmod(ms, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
-    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}{separator}{rest % 1000:03d}"
 
 
 def short_clock(t: float | None) -> str:
