@@ -60,6 +60,7 @@ class StagePeaks:
     @contextlib.contextmanager
     def stage(self, name: str, total: float | None = None, unit: str = ""):
         StagePeaks._record(self._vm("VmHWM"))  # what ran before the stage
+        trim_heap()  # what the stage before freed goes back to the system before this one allocates
         try:
             with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
                 refs.write("5")
@@ -161,15 +162,20 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
             "memory_after_mb": stages._vm("VmRSS")}
 
 
-def release_memory() -> None:
-    """Give the memory freed after a recording back to the system (glibc's malloc_trim; nothing elsewhere)."""
-    import gc
-
-    gc.collect()
+def trim_heap() -> None:
+    """Give the heap memory already freed back to the system (glibc's malloc_trim; nothing elsewhere)."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+def release_memory() -> None:
+    """After a recording: collect its garbage and trim the heap, so the worker starts the next one lean."""
+    import gc
+
+    gc.collect()
+    trim_heap()
 
 
 def _lock(folder: Path):
