@@ -13,19 +13,22 @@ in that order; ``--files N`` takes the first N (after ``--first K``). ``--full``
 stage (default: ``--no-events --no-authenticity --formats json,html``). Each case run's figures
 include every worker's peak resident memory (from the index, ``peak_memory_mb`` per worker).
 
-``voice`` (no case run: the diarization every case run does, called directly):
+``voice`` (no case run; the diarization pipeline's CAM++ model called directly, which is fast):
 
-* fit set: the 12 diar_pyannote_debug clips, AMI meeting excerpts whose speaker ids are global
-  (several people occur in two or three clips). Each clip is diarized whole, in halves and in thirds;
-  each diarized speaker is mapped to its reference speaker by pyannote.metrics' optimal mapping on
-  its piece; every pair of mapped speakers of the same granularity from two different clips is a
-  same-voice pair (same AMI id) or a different-voice pair, scored by the cosine of their centroids.
-  A logistic regression on these scores (classes weighted equally) is the calibration: cosine ->
-  log likelihood ratio.
-* held-out set: the ravdess_subset takes (24 actors, 5 takes each), each diarized alone; every pair
-  of takes is a same-voice (same actor) or different-voice pair. Its equal error rate, and the false
-  matches and misses of the decision LR >= 1 made with the fitted calibration, are the figures
-  ``case search --voice`` prints.
+* fit set: the ravdess_subset takes (12 actors, 5 takes each, 3-4 s), each embedded whole; every
+  pair of takes is a same-voice (same actor) or different-voice pair, scored by the cosine of their
+  embeddings. A logistic regression on these scores (classes weighted equally) is the calibration:
+  cosine -> log likelihood ratio.
+* held-out set: the 12 diar_pyannote_debug clips, AMI meeting excerpts whose speaker ids are global
+  (several people occur in two clips). Each reference speaker's speech without overlap is embedded
+  whole and cut into 2 s pieces; every pair of the same granularity from two different clips is a
+  same-voice (same AMI id) or different-voice pair. Its equal error rate, and the false matches and
+  misses of the decision LR >= 1 made with the fitted calibration, are the figures ``case search
+  --voice`` prints. The other way round (fit on AMI, test on RAVDESS) is printed as well: the AMI
+  set separates so well that a fit on it is far too confident elsewhere.
+* ``--diarized`` adds the equal error rates of centroids from diarization itself (what a case index
+  holds) on the same clips, diarized whole, in halves and in thirds, and on the takes: slow (40
+  minutes on two busy cores), and with few trials, since the 3-4 s takes mostly get no centroid.
 
 ``--record`` writes both to evidence_audio/data/voice_matching.json (with the held-out scores, from
 which the rates at any score are read).
@@ -239,8 +242,60 @@ def ravdess_speakers(diarizer) -> list[tuple[str, int, str, np.ndarray]]:
     return found
 
 
+def campplus():
+    """The diarization pipeline's embedding model (CAM++), to embed a stretch of speech directly."""
+    from evidence_audio import models
+    from evidence_audio.diarize import EMBEDDING_MODEL
+    from evidence_audio.speaker_embedding import CAMPPlusEmbedding
+
+    network = CAMPPlusEmbedding(Path(models.require(EMBEDDING_MODEL).path) / "campplus_cn_en_common.pt")
+
+    def embed(samples: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return network(torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None, None]).numpy()[0]
+
+    return embed
+
+
+def ami_references(embed, piece_s: float = 2.0) -> list[tuple[str, str, str, np.ndarray]]:
+    """(clip/piece, granularity, AMI id, embedding) of each reference speaker of each debug clip: the
+    speaker's speech where nobody else speaks (turns of 0.3 s or more, joined), whole ("clip") and cut
+    into consecutive pieces of ``piece_s`` seconds ("piece"); speakers with less than 2 s of it left out."""
+    from pyannote.database.util import load_rttm
+
+    from evidence_audio.intake import decode_file
+
+    found = []
+    for clip in sorted(DEBUG.glob("*.wav")):
+        audio = decode_file(clip)
+        rate = audio.sample_rate
+        reference = load_rttm(DEBUG / f"{clip.stem}.rttm")[clip.stem]
+        overlap = reference.get_overlap()
+        for speaker in reference.labels():
+            alone = reference.label_timeline(speaker).support().extrude(overlap)
+            parts = [audio.samples[int(s.start * rate):int(s.end * rate)] for s in alone if s.duration >= 0.3]
+            if sum(len(p) for p in parts) < 2 * rate:
+                continue
+            speech = np.concatenate(parts)
+            found.append((f"{clip.stem}/all", "clip", speaker, embed(speech)))
+            step = int(piece_s * rate)
+            found += [(f"{clip.stem}/{start}", "piece", speaker, embed(speech[start:start + step]))
+                      for start in range(0, len(speech) - step + 1, step)]
+    return found
+
+
+def ravdess_takes(embed) -> list[tuple[str, str, str, np.ndarray]]:
+    """(take, "take", actor, embedding) of every RAVDESS take, embedded whole."""
+    from evidence_audio.intake import decode_file
+
+    return [(take.stem, "take", take.stem.split("-")[-1], embed(decode_file(take).samples))
+            for take in sorted(RAVDESS.glob("*.wav"))]
+
+
 def trials(speakers: list, across: Callable[[str, str], bool]) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine scores of same-voice and different-voice pairs of centroids of the same granularity whose
+    """Cosine scores of same-voice and different-voice pairs of embeddings of the same granularity whose
     recordings differ (``across``)."""
     same, different = [], []
     for (rec_a, level_a, who_a, a), (rec_b, level_b, who_b, b) in combinations(speakers, 2):
@@ -250,32 +305,61 @@ def trials(speakers: list, across: Callable[[str, str], bool]) -> tuple[np.ndarr
     return np.sort(same), np.sort(different)
 
 
-def voice_matching(record: bool) -> dict:
+def other_clip(a: str, b: str) -> bool:
+    return a.split("/")[0] != b.split("/")[0]
+
+
+def diarized_check() -> dict:
+    """The same figures from the centroids diarization itself gives (what a case index holds), on the
+    same clips (whole, halves, thirds) and takes: slow, and fewer trials (short takes mostly get no centroid)."""
     from evidence_audio.diarize import load
 
-    begin = time.perf_counter()
     diarizer = load(None)
-    ami = ami_speakers(diarizer)
-    fit_same, fit_different = trials(ami, lambda a, b: a.split("/")[0] != b.split("/")[0])
+    measured = voice.calibration()
+    found = {}
+    for name, speakers, across in (("ami", ami_speakers(diarizer), other_clip),
+                                   ("ravdess", ravdess_speakers(diarizer), lambda a, b: a != b)):
+        same, different = trials([(a, str(b), c, d) for a, b, c, d in speakers], across)
+        found[name] = {"speakers": len(speakers),
+                       **voice.evaluate(same, different, measured["calibration"]["slope"],
+                                        measured["calibration"]["intercept"])}
+    return found
+
+
+def voice_matching(record: bool) -> dict:
+    """Fit on the RAVDESS takes (the larger set: 12 actors), hold out the AMI clips (the conversational
+    condition of a case); the other way round is printed too (``fit_on_ami``)."""
+    begin = time.perf_counter()
+    embed = campplus()
+    takes = ravdess_takes(embed)
+    fit_same, fit_different = trials(takes, lambda a, b: a != b)
     slope, intercept = voice.fit_calibration(fit_same, fit_different)
-    actors = ravdess_speakers(diarizer)
-    held_same, held_different = trials(actors, lambda a, b: a != b)
+    ami = ami_references(embed)
+    held_same, held_different = trials(ami, other_clip)
+    reverse = voice.fit_calibration(held_same, held_different)
     measured = {
         "embedding_model": embedding_model({}),
-        "score": "cosine similarity of two diarization centroids (pyannote's clustering, CAM++)",
+        "score": "cosine similarity of two speaker embeddings (CAM++; in a case, the centroids of pyannote's "
+                 "clustering)",
         "calibration": {"slope": round(slope, 4), "intercept": round(intercept, 4),
                         "method": "logistic regression of same voice on cosine, classes weighted equally "
                                   "(scikit-learn); llr = slope * cosine + intercept, natural log"},
-        "fit": {"source": f"diar_pyannote_debug: {len({a[0].split('/')[0] for a in ami})} AMI clips of 30 s "
-                          "(global speaker ids), each diarized whole, in halves and in thirds; diarized speakers "
-                          "mapped to reference speakers by optimal mapping; pairs of the same granularity across "
-                          "different clips",
-                "speakers": len(ami), **voice.evaluate(fit_same, fit_different, slope, intercept)},
-        "held_out": {"source": f"ravdess_subset: {len(actors)} takes of {len({a[2] for a in actors})} actors "
-                               "(acted statements: neutral, calm, angry, fearful), each take diarized alone; "
-                               "pairs of different takes",
+        "fit": {"name": "RAVDESS acted takes", "source": f"ravdess_subset: {len(takes)} takes of {len({a[2] for a in takes})} actors "
+                          "(acted statements of 3-4 s: neutral, calm, angry, fearful), each take embedded "
+                          "whole; pairs of different takes",
+                **voice.evaluate(fit_same, fit_different, slope, intercept)},
+        "held_out": {"name": "AMI meeting clips", "source": f"diar_pyannote_debug: {len({a[0].split('/')[0] for a in ami})} AMI clips of 30 s "
+                               f"with global speaker ids ({len({a[2] for a in ami})} speakers with 2 s or more of "
+                               f"speech without overlap, {len(ami)} embeddings); each speaker's speech without "
+                               "overlap embedded whole and cut into pieces of 2 s; pairs of the same "
+                               "granularity across different clips",
+                     "speakers_in_same_voice_trials": len({a[2] for a, b in combinations(ami, 2)
+                                                           if a[2] == b[2] and a[1] == b[1] and
+                                                           other_clip(a[0], b[0])}),
                      **voice.evaluate(held_same, held_different, slope, intercept),
                      "same_scores": held_same.tolist(), "different_scores": held_different.tolist()},
+        "fit_on_ami_held_out_ravdess": {"slope": round(reverse[0], 4), "intercept": round(reverse[1], 4),
+                                        **voice.evaluate(fit_same, fit_different, *reverse)},
         "benchmark": ".venv/bin/python benchmarks/case_run.py voice --record",
         "measured_utc": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
@@ -296,6 +380,8 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0, help="skip this many of the shared files (13: multilingual)")
     parser.add_argument("--full", action="store_true", help="every stage (events, authenticity, all formats)")
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--diarized", action="store_true",
+                        help="voice: also the figures of centroids from diarization itself (slow: 40 min on 2 busy cores)")
     args = parser.parse_args()
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="case-bench-") as folder:
@@ -309,6 +395,8 @@ def main() -> None:
             result = memory(files, args.full)
         else:
             result = voice_matching(args.record)
+            if args.diarized:
+                result["diarized_centroids"] = diarized_check()
     print(json.dumps({"mode": args.mode, "cpu_cores": os.cpu_count(), "load_average_start": load_at_start,
                       "load_average_end": os.getloadavg(), **result}, indent=1))
 

@@ -672,8 +672,8 @@ def _print_voices(db, voice: str) -> None:
         fit, held = measured["fit"], measured["held_out"]
         _echo(f"score: cosine of the speakers' centroids; LR: likelihood ratio (same voice : different voices) of "
               f"that cosine, calibrated on {fit['same_trials']} same-voice and {fit['different_trials']} "
-              "different-voice pairs of AMI meeting clips.",
-              f"measured on held-out RAVDESS takes ({held['same_trials']} same-voice and {held['different_trials']} "
+              f"different-voice pairs ({fit['name']}).",
+              f"measured on held-out {held['name']} ({held['same_trials']} same-voice and {held['different_trials']} "
               f"different-voice pairs): calling LR >= 1 (cosine >= {held['decision_threshold_cosine']:.3f}) the same "
               f"voice gives {100 * held['false_match_rate']:.1f} % false matches ({held['false_matches']} of "
               f"{held['different_trials']}) and {100 * held['miss_rate']:.1f} % misses ({held['misses']} of "

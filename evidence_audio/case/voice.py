@@ -3,17 +3,17 @@ calibrated likelihood ratio and the measured error rates of that score.
 
 The raw score is the cosine similarity of two diarization centroids (CAM++ by default). What it
 means is measured, not assumed: ``benchmarks/case_run.py voice --record`` writes
-``data/voice_matching.json`` from two labelled sets of trials (pairs of speaker centroids):
+``data/voice_matching.json`` from two labelled sets of trials (pairs of CAM++ embeddings):
 
-* ``fit``: the pyannote debug clips (AMI meeting excerpts with global speaker ids), each diarized
-  whole, in halves and in thirds; every diarized speaker mapped to its reference speaker; pairs
-  across different clips. A logistic regression on the cosine (linear calibration, as in speaker
-  verification and forensic voice comparison; classes weighted equally) turns a cosine into a
-  natural-log likelihood ratio ``llr = slope * cosine + intercept``: how much more probable the
-  score is if both are the same voice than if they are different voices.
-* ``held_out``: RAVDESS actors (several takes per actor, each take diarized on its own), never used
-  in the fit: its equal error rate, and the false-match and miss rates of the decision "same voice"
-  at ``llr >= 0``, with the trial counts they come from.
+* ``fit``: RAVDESS actors (5 takes each, every pair of takes). A logistic regression on the cosine
+  (linear calibration, as in speaker verification and forensic voice comparison; classes weighted
+  equally) turns a cosine into a natural-log likelihood ratio ``llr = slope * cosine + intercept``:
+  how much more probable the score is if both are the same voice than if they are different voices.
+* ``held_out``: the pyannote debug clips (AMI meeting excerpts with global speaker ids), each
+  speaker's speech embedded whole and in 2 s pieces, pairs across different clips, never used in
+  the fit: its equal error rate, and the false-match and miss rates of the decision "same voice" at
+  ``llr >= 0``, with the trial counts they come from; and its scores, from which the rates at any
+  cosine are read.
 
 A score is evidence to listen to, never an identification.
 """
