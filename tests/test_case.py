@@ -275,7 +275,7 @@ def test_case_custody_log_records_each_step_and_case_verify_detects_tampering(fi
     assert "jfk_16k.wav: in the index without its 'add' entry" in tampered(index_row)
 
     def report_file(copy):  # a report's transcript edited
-        text = copy / found["jfk_16k.wav"]["report"] / "report.txt"
+        text = copy / found["jfk_16k.wav"]["report"] / "transcript.txt"
         text.write_text(text.read_text(encoding="utf-8").replace("country", "county"), encoding="utf-8")
 
     assert "FAIL  recordings and reports: jfk_16k.wav: report folder does not verify" in tampered(report_file)
