@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/case_run.py throughput --files 4      # 1 vs 2 workers vs separate analyze calls
     .venv/bin/python benchmarks/case_run.py resume --files 6          # kill a worker, then the whole run; resume
     .venv/bin/python benchmarks/case_run.py voice [--record]          # calibrate voice scores; held-out error rates
-    .venv/bin/python benchmarks/case_run.py memory --files 3 --full   # peak memory of each stage, one worker's way
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/case_run.py memory --files 3 --full   # each stage's peak memory
 
 Every mode prints JSON on stdout, with the load average (1, 5, 15 min) at its start and its end: the
 machine may be shared. Throughput and resume go through the CLI exactly as a user runs them (``case
