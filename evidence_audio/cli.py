@@ -580,6 +580,30 @@ def case_status(folder: Path) -> None:
     click.echo(", ".join(f"{found['counts'].get(s, 0)} {s}" for s in ("done", "failed", "pending")))
     for path, reason in found["failed"]:
         click.echo(f"FAILED {path}: {reason}")
+    click.echo(f"custody log: {found['custody']} ('case verify' checks it against the index and the reports)")
+
+
+@case.command("verify", epilog=EXIT_CODES)
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--examiner", help="Who is verifying, for the case custody log.")
+@one_line_errors
+def case_verify(folder: Path, examiner: str | None) -> None:
+    """Check the case: its custody log (hash chain, every recording added, every report the one logged)
+    and every finished report folder (as verify does). Each run is added to case-custody.jsonl."""
+    from .case import custody_log
+
+    checks = custody_log.check(folder)
+    for check in checks:
+        _echo(check.line())
+    failed = [c for c in checks if not c.note and not c.passed]
+    counted = [c for c in checks if not c.note]
+    _echo(f"{'VERIFIED' if not failed else 'NOT VERIFIED'}: {len(counted) - len(failed)} of {len(counted)} checks passed")
+    try:
+        custody_log.append(folder, "verify", examiner, {"result": "NOT VERIFIED" if failed else "VERIFIED",
+                                                        "failed": [c.name for c in failed]})
+    except EvidenceError as exc:
+        _echo(f"custody: this verification was not logged: {exc}", err=True)
+    sys.exit(5 if failed else 0)
 
 
 @case.command("report", epilog=EXIT_CODES)
@@ -627,24 +651,31 @@ def _print_voices(db, voice: str) -> None:
     from .case.voice import rank_voices
 
     (name, label), matches, measured = rank_voices(db, voice)
-    click.echo(f"speakers of the case ranked by cosine similarity to {name} {label}:")
+    _echo(f"speakers of the case ranked by similarity to {name} {label}:")
     if measured:
-        click.echo(f"measured on {measured['dataset']} ({measured['same_pairs']} same-voice and "
-                   f"{measured['different_pairs']} different-voice pairs across recordings): equal error rate "
-                   f"{100 * measured['eer']:.1f} % at cosine {measured['threshold']:.3f}; each same-voice pair is "
-                   f"{100 / max(1, measured['same_pairs']):.0f} % of the miss rate, so these rates are rough. "
-                   "A score is a lead to listen to, not an identification.")
+        fit, held = measured["fit"], measured["held_out"]
+        _echo(f"score: cosine of the speakers' centroids; LR: likelihood ratio (same voice : different voices) of "
+              f"that cosine, calibrated on {fit['same_trials']} same-voice and {fit['different_trials']} "
+              f"different-voice pairs ({fit['name']}).",
+              f"measured on held-out {held['name']} ({held['same_trials']} same-voice and {held['different_trials']} "
+              f"different-voice pairs): calling LR >= 1 (cosine >= {held['decision_threshold_cosine']:.3f}) the same "
+              f"voice gives {100 * held['false_match_rate']:.1f} % false matches ({held['false_matches']} of "
+              f"{held['different_trials']}) and {100 * held['miss_rate']:.1f} % misses ({held['misses']} of "
+              f"{held['same_trials']}); equal error rate {100 * held['eer']:.1f} % at cosine "
+              f"{held['eer_threshold_cosine']:.3f}. A score is a lead to listen to, not an identification.")
+        _echo("rank  cosine  log10 LR  false-match  miss     recording  speaker")
     else:
-        click.echo("the error rates of these scores are not measured for this embedding model: rank only")
-    click.echo("rank  cosine  false-match  miss   recording  speaker")
+        _echo("the error rates of these scores are not measured for this embedding model: rank only",
+              "rank  cosine  recording  speaker")
     for rank, m in enumerate(matches, 1):
-        rates = (f"{100 * m.false_match_rate:9.1f} %  {100 * m.miss_rate:4.1f} %" if m.false_match_rate is not None
-                 else f"{'-':>11}  {'-':>6}")
-        above = " *" if measured and m.score >= measured["threshold"] else ""
-        click.echo(f"{rank:4}  {m.score:6.3f}  {rates}  {m.name}  {m.label}{above}  [{m.report}]")
+        if measured:
+            _echo(f"{rank:4}  {m.score:6.3f}  {m.log10_lr:8.2f}  {100 * m.false_match_rate:9.1f} %  "
+                  f"{100 * m.miss_rate:5.1f} %  {m.name}  {m.label}{' *' if m.log10_lr >= 0 else ''}  [{m.report}]")
+        else:
+            _echo(f"{rank:4}  {m.score:6.3f}  {m.name}  {m.label}  [{m.report}]")
     if measured:
-        click.echo("* at or above the equal-error threshold. false-match: share of different voices measured at or "
-                   "above this score; miss: share of same voices measured below it.")
+        _echo("* LR >= 1: the score is more probable for the same voice. false-match and miss: the held-out rates "
+              "if this cosine were the threshold (different voices at or above it; same voices below it).")
 
 
 if __name__ == "__main__":

@@ -88,6 +88,12 @@ def append(folder: Path, action: str, examiner: str | None, details: dict) -> st
     path = Path(folder) / CUSTODY_NAME
     if not path.is_file() or path.is_symlink():
         return None  # a link is never followed: it could point anywhere outside the folder
+    return append_to(path, action, examiner, details)
+
+
+def append_to(path: Path, action: str, examiner: str | None, details: dict) -> str:
+    """Append one entry to the custody log at ``path`` (an existing file, never followed if a link) under an
+    exclusive lock; returns its SHA-256. Raises OSError when it cannot be written."""
     with os.fdopen(os.open(path, os.O_RDWR | os.O_NOFOLLOW), "r+b") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         lines = handle.read().splitlines()

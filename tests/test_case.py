@@ -5,6 +5,8 @@ file analysed exactly once, and the index searched by words, event class and voi
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import shutil
 import signal
@@ -13,10 +15,12 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from media import speak
 from evidence_audio.case.run import analyse_one, finished_record, models_cache
+from evidence_audio.case.voice import calibration
 
 FAST = ("--no-events", "--no-authenticity", "--formats", "json,html,txt")
 OTHER_TEXT = "We are waiting at the station. Bring the documents tomorrow morning, and call me when you arrive."
@@ -39,7 +43,7 @@ def rows(case):
 
 @pytest.fixture(scope="module")
 def finished_case(tmp_path_factory, shared_eval, speech_wav):
-    """A case of 6 recordings (and a duplicate refused), its first run killed after the first report,
+    """A case of 6 recordings (and a duplicate refused), its first run killed at half (3 reports),
     then run again: (case folder, evidence files with their SHA-256, facts of both runs)."""
     work = tmp_path_factory.mktemp("case")
     evidence = work / "evidence"
@@ -69,7 +73,7 @@ def finished_case(tmp_path_factory, shared_eval, speech_wav):
         deadline = time.monotonic() + 400
         while time.monotonic() < deadline and first.poll() is None:
             done_at_kill = {n: r for n, r in rows(case).items() if r["state"] == "done"}
-            if done_at_kill:
+            if len(done_at_kill) >= 3:  # about half of the 6
                 break
             time.sleep(0.1)
     finally:
@@ -114,6 +118,16 @@ def test_killed_run_is_finished_by_the_next_with_every_file_analysed_once(finish
         assert found[name]["integrity"] == done_at_kill[name]["integrity"]
     reports = sorted(p.name for p in (case / "reports").iterdir())
     assert reports == sorted(r["report"].split("/")[1] for r in found.values() if r["state"] == "done")
+    with sqlite3.connect(case / "case.sqlite") as db:  # each finished file's rows in the index once, no more
+        for r in found.values():
+            count = lambda table: db.execute(f"SELECT COUNT(*) FROM {table} WHERE recording_id = ?",  # noqa: E731
+                                             (r["id"],)).fetchone()[0]
+            if r["state"] == "done":
+                analysis = json.loads((case / r["report"] / "report.json").read_text(encoding="utf-8"))["analysis"]
+                assert count("transcript") == len(analysis["transcript"]["segments"]) > 0
+                assert count("speakers") == len(analysis["speakers"]["labels"]) > 0
+            else:
+                assert count("transcript") == count("speakers") == 0
     for r in found.values():
         if r["state"] == "done":
             verify = cli("verify", case / r["report"], r["path"])
@@ -141,7 +155,19 @@ def test_search_words_events_and_voices(finished_case):
     assert voices.returncode == 0, voices.stderr
     ranked = [line.split() for line in voices.stdout.splitlines() if line[:4].strip().isdigit()]
     assert "SPEAKER_1" in ranked[0] and "voice_b.wav" in ranked[0]  # the same synthetic voice first
-    assert "equal error rate" in voices.stdout
+    # each candidate: cosine, its calibrated log10 likelihood ratio, and the held-out error rates at that cosine
+    measured = calibration()
+    held = measured["held_out"]
+    for line in ranked:
+        cosine, log10_lr, false_match, miss = float(line[1]), float(line[2]), float(line[3]), float(line[5])
+        expected = (measured["calibration"]["slope"] * cosine + measured["calibration"]["intercept"]) / math.log(10)
+        assert abs(log10_lr - expected) < 0.02
+        assert abs(false_match - 100 * np.mean(np.array(held["different_scores"]) >= cosine)) < 0.1
+        assert abs(miss - 100 * np.mean(np.array(held["same_scores"]) < cosine)) < 0.1
+        assert ("*" in line) == (log10_lr >= 0)
+    assert f"{held['same_trials']} same-voice and {held['different_trials']} different-voice pairs" in voices.stdout
+    assert f"equal error rate {100 * held['eer']:.1f} %" in voices.stdout
+    assert held["same_trials"] >= 100 and measured["fit"]["same_trials"] >= 100
     bad = cli("case", "search", case, "--voice", "nothing.wav:SPEAKER_1")
     assert bad.returncode == 3 and bad.stderr.count("\n") == 1
 
@@ -196,3 +222,61 @@ def test_run_on_an_existing_dask_cluster(shared_eval, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert rows(case)["pisets_test_sound_en.wav"]["state"] == "done"
     assert "neural networks" in cli("case", "search", case, "networks").stdout.lower()
+
+
+def test_case_custody_log_records_each_step_and_case_verify_detects_tampering(finished_case, tmp_path):
+    case, *_ = finished_case
+    log = case / "case-custody.jsonl"
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    actions = [e["action"] for e in entries]
+    assert actions[0] == "case init" and entries[0]["details"]["case"] == "K-18"
+    assert entries[0]["examiner"] == "A. Examiner" and entries[0]["details"]["settings"]["events"] is False
+    found = rows(case)
+    added = {e["details"]["sha256"] for e in entries if e["action"] == "add"}
+    assert added == {r["sha256"] for r in found.values()} and actions.count("add") == 6
+    assert actions.count("add refused") == 2  # "leopard copy.wav" in the first add, jfk_16k.wav added again
+    assert "run start" in actions and "run end" in actions
+    reported = {e["details"]["sha256"]: e["details"] for e in entries if e["action"] == "report"}
+    assert set(reported) == {r["sha256"] for r in found.values() if r["state"] == "done"}
+    assert all(reported[r["sha256"]]["record_integrity_sha256"] == r["integrity"] for r in found.values() if r["integrity"])
+    assert any(e["action"] == "failure" and "broken.wav" in e["details"]["recording"] for e in entries)
+    assert "hash chain unbroken" in cli("case", "status", case).stdout
+
+    good = cli("case", "verify", case, "--examiner", "C. Checker")
+    assert good.returncode == 0 and "VERIFIED: 2 of 2 checks passed" in good.stdout, good.stdout + good.stderr
+    last = json.loads(log.read_text(encoding="utf-8").splitlines()[-1])
+    assert last["action"] == "verify" and last["examiner"] == "C. Checker" and last["details"]["result"] == "VERIFIED"
+
+    def tampered(change) -> str:
+        copy = tmp_path / f"copy{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(case, copy)
+        change(copy)
+        result = cli("case", "verify", copy)
+        assert result.returncode == 5, result.stdout + result.stderr
+        return result.stdout
+
+    def edit_entry(copy):  # an add entry's MD5 changed (the rest of the chain left as it was)
+        lines = (copy / "case-custody.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+        n = actions.index("add")
+        lines[n] = lines[n].replace('"md5":"', '"md5":"0')
+        (copy / "case-custody.jsonl").write_text("".join(lines), encoding="utf-8")
+
+    assert "FAIL  case custody log: entry " in tampered(edit_entry)
+
+    def cut_reports(copy):  # the log cut back to before the reports (a shorter log is still a chain)
+        lines = (copy / "case-custody.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+        (copy / "case-custody.jsonl").write_text("".join(lines[:actions.index("run start") + 1]), encoding="utf-8")
+
+    assert "is not the one the log recorded" in tampered(cut_reports)
+
+    def index_row(copy):  # a recording's hashes changed in the index
+        with sqlite3.connect(copy / "case.sqlite") as db:
+            db.execute("UPDATE recordings SET md5 = 'ffff' WHERE name = 'jfk_16k.wav'")
+
+    assert "jfk_16k.wav: in the index without its 'add' entry" in tampered(index_row)
+
+    def report_file(copy):  # a report's transcript edited
+        text = copy / found["jfk_16k.wav"]["report"] / "transcript.txt"
+        text.write_text(text.read_text(encoding="utf-8").replace("country", "county"), encoding="utf-8")
+
+    assert "FAIL  recordings and reports: jfk_16k.wav: report folder does not verify" in tampered(report_file)

@@ -6,6 +6,8 @@ A case folder holds plain files:
   events, speaker embeddings, and the analysis settings of the case;
 * ``reports/<file name>-<sha256[:12]>.evidence/``: one sealed report folder per recording, exactly
   what ``evidence-audio analyze`` writes (``evidence-audio verify`` checks each);
+* ``case-custody.jsonl``: the case's chain-of-custody log (see ``custody_log``), which
+  ``case verify`` checks against the index and the report folders;
 * ``case-report.html`` and ``case-report.pdf``: the index of the case (``case report``).
 
 The recordings stay where they are (the index holds their absolute paths); they are only read.
@@ -21,7 +23,7 @@ from typing import Callable, Iterable
 from ..errors import EvidenceError, InputError, OutputError
 from ..intake import check_input, hash_file
 from ..pipeline import Settings
-from . import index
+from . import custody_log, index
 
 REPORTS = "reports"
 # Extensions taken when a folder is added (a file named on the command line is always taken).
@@ -60,6 +62,9 @@ def init_case(folder: Path, settings: Settings, formats: Iterable[str]) -> Path:
             ("created_utc", index.utc_now()), ("settings", json.dumps(asdict(settings), sort_keys=True)),
             ("formats", ",".join(formats))])
     db.close()
+    custody_log.start(folder, settings.examiner, {
+        "case": settings.case or "", "examiner": settings.examiner or "", "index_format": index.FORMAT,
+        "settings": json.loads(json.dumps(asdict(settings), sort_keys=True)), "formats": ",".join(formats)})
     return folder
 
 
@@ -97,6 +102,7 @@ def add_paths(folder: Path, paths: Iterable[Path], echo: Callable[[Added], None]
     """
     folder = Path(os.path.abspath(folder))
     db = index.connect(folder)
+    examiner = index.info(db).get("examiner")
     done: list[Added] = []
     try:
         for path, named in _walk(Path(p) for p in paths):
@@ -111,8 +117,14 @@ def add_paths(folder: Path, paths: Iterable[Path], echo: Callable[[Added], None]
                 known = db.execute("SELECT path FROM recordings WHERE sha256 = ?", (facts.sha256,)).fetchone()
                 if known:
                     result = Added(path, "duplicate", f"same SHA-256 {facts.sha256} as {known['path']}")
+                    custody_log.append(folder, "add refused", examiner, {
+                        "path": str(path), "sha256": facts.sha256, "duplicate_of": known["path"]})
                 else:
                     report = f"{REPORTS}/{path.name}-{facts.sha256[:12]}.evidence"
+                    # the log first: a kill before the row leaves an entry that adding the file again repeats
+                    custody_log.append(folder, "add", examiner, {
+                        "path": str(path), "size_bytes": facts.size_bytes, "sha256": facts.sha256,
+                        "sha1": facts.sha1, "md5": facts.md5, "report": report})
                     with db:
                         db.execute("""INSERT INTO recordings (path, name, size_bytes, sha256, sha1, md5, added_utc,
                                       report) VALUES (?,?,?,?,?,?,?,?)""",
@@ -130,12 +142,12 @@ def add_paths(folder: Path, paths: Iterable[Path], echo: Callable[[Added], None]
 
 
 def status(folder: Path) -> dict:
-    """Counts by state, the case's settings, and every failed file with its reason."""
+    """Counts by state, the case's settings, every failed file with its reason, and the custody log's state in words."""
     db = index.connect(folder)
     try:
         counts = {row["state"]: row["n"] for row in db.execute("SELECT state, COUNT(*) n FROM recordings GROUP BY state")}
         failed = [(row["path"], row["failure"]) for row in
                   db.execute("SELECT path, failure FROM recordings WHERE state='failed' ORDER BY path")]
-        return {"info": index.info(db), "counts": counts, "failed": failed}
+        return {"info": index.info(db), "counts": counts, "failed": failed, "custody": custody_log.summary(folder)}
     finally:
         db.close()

@@ -14,10 +14,11 @@ killed run leaves at most hidden ``.<name>.partial-*`` staging folders, which th
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import fcntl
 import logging
 import os
-import resource
 import shutil
 import threading
 import time
@@ -26,9 +27,61 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EvidenceError, InputError, OutputError
-from . import case_settings, index
+from . import case_settings, custody_log, index
 
 _MODELS: dict[int, dict] = {}  # per worker process: a models cache for each thread that runs tasks
+
+
+class StagePeaks:
+    """A pipeline progress (``progress.Progress``) that measures the peak resident memory of each stage.
+
+    Linux only: the kernel's peak RSS (``VmHWM`` in /proc/self/status) is reset when a stage starts
+    (writing 5 to /proc/self/clear_refs) and read when it ends. ``peaks``: stage name -> MB (the
+    largest over the recordings measured); ``peak_mb()``: the process's peak over all stages so far
+    (None where /proc gives no figures).
+    """
+
+    _lifetime: float | None = None  # per process: resetting VmHWM also resets getrusage's ru_maxrss
+
+    def __init__(self):
+        self.peaks: dict[str, float] = {}
+
+    @staticmethod
+    def _vm(key: str) -> float | None:
+        try:
+            with open("/proc/self/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith(key + ":"):
+                        return round(int(line.split()[1]) / 1024, 1)  # kB -> MB
+        except OSError:
+            return None
+        return None
+
+    @contextlib.contextmanager
+    def stage(self, name: str, total: float | None = None, unit: str = ""):
+        StagePeaks._record(self._vm("VmHWM"))  # what ran before the stage
+        trim_heap()  # what the stage before freed goes back to the system before this one allocates
+        try:
+            with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+                refs.write("5")
+        except OSError:
+            pass
+        try:
+            yield lambda completed, total=None: None
+        finally:
+            peak = self._vm("VmHWM")
+            if peak is not None:
+                self.peaks[name] = max(peak, self.peaks.get(name, 0.0))
+            StagePeaks._record(peak)
+
+    @classmethod
+    def _record(cls, peak: float | None) -> None:
+        if peak is not None:
+            cls._lifetime = max(peak, cls._lifetime or 0.0)
+
+    @classmethod
+    def peak_mb(cls) -> float | None:
+        return cls._lifetime
 
 
 def models_cache() -> dict:
@@ -69,7 +122,9 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
     """One recording, on a Dask worker: analyse, check it is the file added, write its report folder.
 
     Returns ``{"record", "centroids" (label -> list of float), "embedding_model", "worker",
-    "analysis_s", "peak_memory_mb"}``, or ``{"failed": reason}`` for an error the user can act on
+    "analysis_s", "peak_memory_mb" (the worker process's peak resident memory so far, MB),
+    "peak_memory_by_stage_mb" (this file's stages), "memory_after_mb" (resident once the file's
+    memory is released)}`` (see ``StagePeaks``), or ``{"failed": reason}`` for an error the user can act on
     (missing, not decodable, changed since added, report folder not writable). A folder already
     written for this file by an earlier attempt is returned as it is, never analysed again.
     """
@@ -83,23 +138,44 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
     except (ImportError, ValueError):
         worker = f"pid {os.getpid()}"
     facts = {"worker": worker, "embedding_model": embedding_model(settings), "centroids": {}}
+    stages = StagePeaks()
     try:
         record, reason = finished_record(Path(out_dir), sha256)
         if reason:
             return {"failed": reason, "exit_code": OutputError.exit_code}
         if record is None:
             centroids: dict = {}
-            record, samples = analyze_with_audio(path, Settings(**settings), models=models_cache(), centroids=centroids)
+            record, samples = analyze_with_audio(path, Settings(**settings), progress=stages, models=models_cache(),
+                                                 centroids=centroids)
             found = record["evidence"]["hashes"]["sha256"]
             if found != sha256:
                 raise InputError(f"file changed since it was added to the case (SHA-256 now {found}): {path}")
-            write_report(record, out_dir, samples=samples, formats=formats or None, inputs=[path])
+            write_report(record, out_dir, samples=samples, formats=formats or None, inputs=[path], progress=stages)
+            del samples
             facts["centroids"] = {label: [float(x) for x in vector] for label, vector in centroids.items()}
     except EvidenceError as exc:
         return {"failed": str(exc), "exit_code": exc.exit_code}
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    finally:
+        release_memory()
     return {**facts, "record": record, "analysis_s": round(time.perf_counter() - started, 3),
-            "peak_memory_mb": round(peak_kib / 1024, 1)}
+            "peak_memory_mb": stages.peak_mb(), "peak_memory_by_stage_mb": stages.peaks,
+            "memory_after_mb": stages._vm("VmRSS")}
+
+
+def trim_heap() -> None:
+    """Give the heap memory already freed back to the system (glibc's malloc_trim; nothing elsewhere)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def release_memory() -> None:
+    """After a recording: collect its garbage and trim the heap, so the worker starts the next one lean."""
+    import gc
+
+    gc.collect()
+    trim_heap()
 
 
 def _lock(folder: Path):
@@ -122,16 +198,22 @@ def reconcile(folder: Path, db, echo: Callable[[str], None], retry_failed: bool 
     failed before are analysed again only with ``retry_failed``.
     """
     todo = []
+    examiner = index.info(db).get("examiner")
     for row in db.execute("SELECT * FROM recordings ORDER BY id").fetchall():
         record, reason = finished_record(folder / row["report"], row["sha256"])
         if reason:
-            index.store_failure(db, row["id"], reason + " (move it away to analyse the file again)")
+            reason += " (move it away to analyse the file again)"
+            if row["state"] != "failed" or row["failure"] != reason:
+                custody_log.append(folder, "failure", examiner, {"recording": row["path"], "sha256": row["sha256"],
+                                                                 "reason": reason})
+            index.store_failure(db, row["id"], reason)
         elif record is None:
             if row["state"] == "done":  # its report folder was removed: analysed again
                 db.execute("UPDATE recordings SET state='pending', integrity=NULL WHERE id=?", (row["id"],))
             if row["state"] != "failed" or retry_failed:
                 todo.append(row)
         elif row["state"] != "done" or row["integrity"] != record["integrity"]["digest"]:
+            custody_log.append(folder, "report", examiner, custody_log.report_details(folder, row, record, None))
             index.store_result(db, row["id"], record, {}, None, {})
             echo(f"found finished: {row['name']} (report written by an interrupted run; no speaker embeddings)")
     return todo
@@ -174,7 +256,11 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
             cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=logging.ERROR)
             client = Client(cluster)
-        echo(f"Dask scheduler {client.scheduler.address}, {len(client.scheduler_info()['workers'])} workers")
+        engine = {"scheduler": client.scheduler.address, "workers": len(client.scheduler_info()["workers"]),
+                  "local_cluster": cluster is not None}
+        echo(f"Dask scheduler {engine['scheduler']}, {engine['workers']} workers")
+        examiner = index.info(db).get("examiner")
+        custody_log.append(folder, "run start", examiner, {**engine, "to_analyse": len(todo), "recordings": total})
         plain = asdict(settings)
         futures = {client.submit(analyse_one, row["path"], row["sha256"], str(folder / row["report"]), plain,
                                  formats, pure=False): row for row in todo}
@@ -188,17 +274,22 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
             except Exception as exc:  # noqa: BLE001 - a crashed or killed worker, an internal error: this file fails alone
                 result = {"failed": f"{type(exc).__name__}: {exc}", "exit_code": 1}
             if "failed" in result:
+                custody_log.append(folder, "failure", examiner, {"recording": row["path"], "sha256": row["sha256"],
+                                                                 "reason": result["failed"]})
                 index.store_failure(db, row["id"], result["failed"])
                 counts["failed"] += 1
                 counts["exit_code"] = result["exit_code"]
                 echo(f"FAILED {row['name']}: {result['failed']}")
             else:
+                custody_log.append(folder, "report", examiner,  # the log first: a kill between the two is
+                                   custody_log.report_details(folder, row, result["record"], result["worker"]))
                 index.store_result(db, row["id"], result["record"], result["centroids"], result["embedding_model"],
-                                   result)
+                                   result)  # mended by the next run (the folder verifies, its row is written)
                 counts["analysed"] += 1
                 echo(f"done {counts['analysed'] + counts['failed']}/{len(todo)} {row['name']} "
                      f"({result['analysis_s']} s, {result['worker']}, peak {result['peak_memory_mb']} MB)")
             future.release()
+        custody_log.append(folder, "run end", examiner, {k: v for k, v in counts.items() if k != "exit_code"})
         return counts
     finally:
         if client is not None:

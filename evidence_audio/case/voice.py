@@ -1,16 +1,27 @@
-"""``case search --voice FILE:SPEAKER``: every other speaker of the case ranked by cosine similarity.
+"""``case search --voice FILE:SPEAKER``: every other speaker of the case ranked by similarity, with a
+calibrated likelihood ratio and the measured error rates of that score.
 
-Scores are cosine similarities of diarization centroids (CAM++ by default). What a score means is
-measured, not assumed: ``benchmarks/case_run.py --voice`` diarizes the pyannote debug clips (AMI
-excerpts whose speaker ids are global), pairs speakers across clips (same AMI id: same voice) and
-writes ``data/voice_matching.json``: the equal error rate, its threshold, and for each score the
-false-match rate (different voices scoring at least that) and the miss rate (same voices scoring
-below it). A score is evidence to listen to, never an identification.
+The raw score is the cosine similarity of two diarization centroids (CAM++ by default). What it
+means is measured, not assumed: ``benchmarks/case_run.py voice --record`` writes
+``data/voice_matching.json`` from two labelled sets of trials (pairs of CAM++ embeddings):
+
+* ``fit``: RAVDESS actors (5 takes each, every pair of takes). A logistic regression on the cosine
+  (linear calibration, as in speaker verification and forensic voice comparison; classes weighted
+  equally) turns a cosine into a natural-log likelihood ratio ``llr = slope * cosine + intercept``:
+  how much more probable the score is if both are the same voice than if they are different voices.
+* ``held_out``: the pyannote debug clips (AMI meeting excerpts with global speaker ids), each
+  speaker's speech embedded whole and in 2 s pieces, pairs across different clips, never used in
+  the fit: its equal error rate, and the false-match and miss rates of the decision "same voice" at
+  ``llr >= 0``, with the trial counts they come from; and its scores, from which the rates at any
+  cosine are read.
+
+A score is evidence to listen to, never an identification.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -28,8 +39,9 @@ class Match:
     name: str
     report: str
     label: str
-    false_match_rate: float | None  # measured share of different-voice pairs scoring >= score
-    miss_rate: float | None  # measured share of same-voice pairs scoring < score
+    log10_lr: float | None  # calibrated log10 likelihood ratio (same voice : different voices); None if not calibrated
+    false_match_rate: float | None  # held-out share of different-voice pairs scoring >= score
+    miss_rate: float | None  # held-out share of same-voice pairs scoring < score
 
 
 def calibration() -> dict | None:
@@ -40,11 +52,17 @@ def calibration() -> dict | None:
         return None
 
 
+def llr(measured: dict, score: float) -> float:
+    """Natural-log likelihood ratio of a cosine score under the measured linear calibration."""
+    return measured["calibration"]["slope"] * score + measured["calibration"]["intercept"]
+
+
 def rates_at(measured: dict | None, score: float) -> tuple[float | None, float | None]:
-    """(false-match rate, miss rate) measured at this score, from the calibration's sorted pair scores."""
+    """(false-match rate, miss rate) of the held-out trials at this score (deciding "same" at >= score)."""
     if not measured:
         return None, None
-    same, different = np.asarray(measured["same_scores"]), np.asarray(measured["different_scores"])
+    held = measured["held_out"]
+    same, different = np.asarray(held["same_scores"]), np.asarray(held["different_scores"])
     return float(np.mean(different >= score)), float(np.mean(same < score))
 
 
@@ -57,6 +75,34 @@ def equal_error_rate(same: np.ndarray, different: np.ndarray) -> tuple[float, fl
     _, _, thresholds, eer = det_curve(truth, scores, distances=False)
     rates = [abs(np.mean(different >= t) - np.mean(same < t)) for t in thresholds]
     return float(eer), float(thresholds[int(np.argmin(rates))])
+
+
+def fit_calibration(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of a logistic regression of same voice on cosine, both classes weighted equally
+    (so the log-odds it gives is a log likelihood ratio); scikit-learn, nearly unregularised."""
+    from sklearn.linear_model import LogisticRegression
+
+    scores = np.concatenate([same, different])[:, None]
+    truth = np.concatenate([np.ones(len(same), int), np.zeros(len(different), int)])
+    model = LogisticRegression(C=1e4, class_weight="balanced").fit(scores, truth)
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+def cllr(same_llr: np.ndarray, different_llr: np.ndarray) -> float:
+    """Log-likelihood-ratio cost in bits (Brümmer & du Preez 2006): 0 perfect, 1 a score that says nothing."""
+    return float((np.mean(np.logaddexp(0, -same_llr)) + np.mean(np.logaddexp(0, different_llr))) / (2 * math.log(2)))
+
+
+def evaluate(same: np.ndarray, different: np.ndarray, slope: float, intercept: float) -> dict:
+    """Equal error rate and its threshold, and the errors of deciding "same voice" at llr >= 0, on a set of trials."""
+    eer, threshold = equal_error_rate(same, different)
+    cut = -intercept / slope  # the cosine where llr = 0
+    false_matches, misses = int(np.sum(different >= cut)), int(np.sum(same < cut))
+    return {"same_trials": len(same), "different_trials": len(different), "eer": round(eer, 4),
+            "eer_threshold_cosine": round(threshold, 4), "decision_threshold_cosine": round(cut, 4),
+            "false_matches": false_matches, "false_match_rate": round(false_matches / max(1, len(different)), 4),
+            "misses": misses, "miss_rate": round(misses / max(1, len(same)), 4),
+            "cllr_bits": round(cllr(slope * same + intercept, slope * different + intercept), 4)}
 
 
 def find_speaker(db, reference: str) -> tuple[int, str, str, np.ndarray]:
@@ -79,16 +125,21 @@ def find_speaker(db, reference: str) -> tuple[int, str, str, np.ndarray]:
 
 
 def rank_voices(db, reference: str) -> tuple[tuple[str, str], list[Match], dict | None]:
-    """((file, speaker) asked for, every other speaker of the case best first, the calibration used)."""
+    """((file, speaker) asked for, every other speaker of the case best first, the calibration used).
+
+    The calibration is None when it was measured for another embedding model than the one the
+    case's centroids come from (its figures would say nothing about these scores).
+    """
     rid, name, label, query = find_speaker(db, reference)
     model = db.execute("SELECT model FROM speakers WHERE recording_id = ? AND label = ?", (rid, label)).fetchone()[0]
     measured = calibration()
-    if measured and measured.get("embedding_model") != model:
-        measured = None  # measured for another embedding model: says nothing about these scores
+    if measured and (measured.get("embedding_model") != model or "calibration" not in measured):
+        measured = None
     matches = []
     for other_id, other_name, report, other_label, vector in index.speaker_embeddings(db):
         if (other_id, other_label) == (rid, label) or len(vector) != len(query):
             continue
         cosine = float(np.dot(query, vector) / (np.linalg.norm(query) * np.linalg.norm(vector)))
-        matches.append(Match(round(cosine, 4), other_name, report, other_label, *rates_at(measured, cosine)))
+        ratio = round(llr(measured, cosine) / math.log(10), 2) if measured else None
+        matches.append(Match(round(cosine, 4), other_name, report, other_label, ratio, *rates_at(measured, cosine)))
     return (name, label), sorted(matches, key=lambda m: (-m.score, m.name, m.label)), measured
