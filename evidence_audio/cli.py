@@ -14,8 +14,11 @@ import click
 
 from . import __version__
 from .asr import ENGINES
+from .authenticity.enf import NOMINAL_HZ
+from .encode import FORMATS
 from .errors import EvidenceError, Interrupted
 from .escaping import printable
+from .redact import MODES
 
 EXIT_CODES = """\b
 Exit codes: 0 success; 1 internal error; 2 usage error; 3 input missing or unreadable;
@@ -265,7 +268,7 @@ def compare_cmd(original: Path, clip: Path, output: Path | None, overwrite: bool
 @click.option("-o", "--output", type=PATH,
               help="Folder for indicators.json and enf.png (default: ./<file>.indicators).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
-@click.option("--mains", type=click.Choice(["50", "60"]), help="Mains frequency to trace (default: the stronger).")
+@click.option("--mains", type=click.Choice([str(hz) for hz in NOMINAL_HZ]), help="Mains frequency to trace (default: the stronger).")
 @click.option("--json", "as_json", is_flag=True, help="Print indicators.json on stdout instead of a summary.")
 @one_line_errors
 def indicators(recording: Path, output: Path | None, overwrite: bool, mains: str | None, as_json: bool) -> None:
@@ -287,9 +290,9 @@ def indicators(recording: Path, output: Path | None, overwrite: bool, mains: str
 @click.option("--report", "report_path", type=PATH, help="report.json of RECORDING.")
 @click.option("--words-from", type=PATH, help="report.json whose transcript words to redact.")
 @click.option("--words", help="Comma-separated words to redact (with --words-from).")
-@click.option("--mode", type=click.Choice(["bleep", "mute", "disguise"]),
+@click.option("--mode", type=click.Choice(MODES),
               help="What to do (default: bleep for ranges and words, disguise for a speaker).")
-@click.option("--format", "suffix", type=click.Choice(["wav", "flac", "mp3", "m4a", "opus"]),
+@click.option("--format", "suffix", type=click.Choice([suffix.lstrip(".") for suffix in FORMATS]),
               help="Output format (default: the input's if wav or flac, else wav).")
 @click.option("-o", "--output", type=PATH, help="Output folder (default: ./<file>.redacted).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")

@@ -20,8 +20,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import uniform_filter1d
-from scipy.signal import istft, stft
 
 from . import __version__
 from .encode import FORMATS, encode, lossless_format
@@ -200,6 +198,9 @@ def _fade(n: int, rate: int) -> np.ndarray:
 
 def _disguise(segment: np.ndarray, rate: int, seed: int) -> np.ndarray:
     """Whisper-like resynthesis with moved formants (see the module docstring)."""
+    from scipy.ndimage import uniform_filter1d  # scipy loaded only when a voice is disguised
+    from scipy.signal import istft, stft
+
     nper = int(0.032 * rate)
     _, _, spec = stft(segment, fs=rate, nperseg=nper, noverlap=nper * 3 // 4)
     magnitude = np.abs(spec)

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from math import gcd
 
 import numpy as np
-from scipy.signal import resample_poly, stft
 
 from ..values import score, seconds
+
+NOMINAL_HZ = (50, 60)  # the world's two mains frequencies (Azerbaijan: 50 Hz)
 
 CAN_SHOW = (
     "Whether a mains hum is present, at which nominal frequency (50 Hz, as in Azerbaijan and most "
@@ -79,6 +80,8 @@ class ENF:
 def _decimated(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """The signal at RATE, resampled a block at a time (each block with margins wider than the
     filter, cut on the output grid, so the result is that of one pass over the whole signal)."""
+    from scipy.signal import resample_poly  # scipy loaded when a recording is examined, not on import
+
     up, down = RATE // gcd(RATE, sample_rate), sample_rate // gcd(RATE, sample_rate)
     step, margin = down * RATE * DECIMATE_BLOCK_S, down * 64  # 64 output samples of margin each side
     if len(samples) <= step + 2 * margin or up != 1:
@@ -94,6 +97,8 @@ def _decimated(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def _spectrogram(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Power (bins up to TOP_HZ, frames) of 4 s windows every second, BLOCK_FRAMES frames at a time."""
+    from scipy.signal import stft
+
     x = _decimated(samples, sample_rate)
     window, hop = int(WINDOW_S * RATE), int(HOP_S * RATE)
     if len(x) < window:
@@ -131,7 +136,7 @@ def _trace(freqs, times, power, centre: float):
 def examine(samples: np.ndarray, sample_rate: int, nominal_hz: int | None = None) -> ENF:
     """Extract the ENF trace; with nominal_hz None, choose 50 or 60 Hz by strength."""
     freqs, times, power = _spectrogram(samples, sample_rate)
-    candidates = [nominal_hz] if nominal_hz else [50, 60]
+    candidates = [nominal_hz] if nominal_hz else list(NOMINAL_HZ)
     best = None
     strengths = {}
     for nominal in candidates:
