@@ -45,6 +45,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from pathlib import Path
 
 import numpy as np
@@ -256,21 +257,6 @@ def analyse(path: Path, tag: str, models: dict, speakers_again: str | None = Non
     return record
 
 
-@dataclass(frozen=True)
-class _Ref:
-    label: str
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
-class _Det:
-    label: str
-    start: float
-    end: float
-    score: float
-
-
 def score(pairs: list[tuple[Scene, dict]]) -> dict:
     """WER, DER and event P/R/F1 of scenes with their records (pooled)."""
     import jiwer
@@ -291,8 +277,10 @@ def score(pairs: list[tuple[Scene, dict]]) -> dict:
             hypothesis[Segment(t["start"], t["end"]), i] = t["speaker"]
         metric(reference, hypothesis, uem=Timeline([Segment(0, len(scene.samples) / SR)]))
         for c in CLASSES:
-            r = [_Ref(*e[:3]) for e in scene.events if e[0] == c]
-            d = [_Det(e["class"], e["start"], e["end"], e["score"]) for e in analysis["events"]["sound_events"] if e["class"] == c]
+            # scenes.match reads .label, .start, .end (and a detection's .score)
+            r = [SimpleNamespace(label=e[0], start=e[1], end=e[2]) for e in scene.events if e[0] == c]
+            d = [SimpleNamespace(label=e["class"], start=e["start"], end=e["end"], score=e["score"])
+                 for e in analysis["events"]["sound_events"] if e["class"] == c]
             tp, fp, fn, _ = match(r, d, EVENT_COLLAR_S)
             counts[c] = [counts[c][0] + tp, counts[c][1] + fp, counts[c][2] + fn]
     counts["all"] = [sum(counts[c][k] for c in CLASSES) for k in range(3)]
