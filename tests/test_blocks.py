@@ -18,6 +18,7 @@ MIRRORS = [
     (blocks.SpeakersBlock, ANALYSIS + ("speakers",)),
     (blocks.Turn, ANALYSIS + ("speakers", "properties", "turns", "items")),
     (blocks.Overlap, ANALYSIS + ("speakers", "properties", "overlaps", "items")),
+    (blocks.Reassigned, ANALYSIS + ("speakers", "properties", "reassigned", "items")),
     (blocks.EventsBlock, ANALYSIS + ("events",)),
     (blocks.SoundEvent, ANALYSIS + ("events", "properties", "sound_events", "items")),
     (blocks.TranscriptCue, ANALYSIS + ("events", "properties", "transcript_cues", "items")),

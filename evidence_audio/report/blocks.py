@@ -92,7 +92,21 @@ class Overlap(TypedDict):
     speakers: list[str]
 
 
-class SpeakersBlock(TypedDict):
+class Reassigned(TypedDict):
+    """A raised-voice turn given to the calm speaker it most resembles (``speakers.diarize.STRAIN``)."""
+
+    start: float
+    end: float
+    to: str
+    distance: float
+    level_difference_db: float
+
+
+class _SpeakersOptional(TypedDict, total=False):
+    reassigned: list[Reassigned]
+
+
+class SpeakersBlock(_SpeakersOptional):
     """``analysis.speakers``."""
 
     engine: str
