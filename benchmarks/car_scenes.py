@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr import normalise  # noqa: E402
-from distress_data import EVAL, read_audio  # noqa: E402
-from scenes import _active, _rms, match  # noqa: E402
+from distress_data import EVAL, read_audio, rms  # noqa: E402
+from scenes import _active, match  # noqa: E402
 
 SR = 16000
 SEED = 20261201
@@ -142,7 +142,7 @@ def build(index: int, seed: int = SEED) -> Scene:
     chosen = [ravdess[i] for i in rng.choice(len(ravdess), 1 + int(rng.integers(0, 2)), replace=False)]
     chosen += [others[i] for i in rng.choice(len(others), count - len(chosen), replace=False)]
     gain = {t.name: 10 ** (rng.uniform(-4, 4) / 20) for t in chosen}
-    level = {t.name: 0.05 / np.mean([_rms(_audio(u.path)) for u in t.utterances]) for t in chosen}
+    level = {t.name: 0.05 / np.mean([rms(_audio(u.path)) for u in t.utterances]) for t in chosen}
     said = sum(len(_audio(u.path)) for t in chosen for u in t.utterances) / SR
     rounds = int(np.ceil(SPEECH_S / said))  # the talkers say their sentences again until SPEECH_S is reached
     queues = {t.name: list(t.utterances) * rounds for t in chosen}
@@ -169,14 +169,14 @@ def build(index: int, seed: int = SEED) -> Scene:
     for start, x, _, _ in placed:
         speech[start : start + len(x)] += x
     # the speech level (for the noise, screams and cries) is that of ordinary speech, shouts left out
-    speech_rms = _rms(np.concatenate([speech[s : s + len(x)] for s, x, _, u in placed if not u.shout]))
+    speech_rms = rms(np.concatenate([speech[s : s + len(x)] for s, x, _, u in placed if not u.shout]))
     dry = speech.copy()
     events = [("shout", s / SR, (s + len(x)) / SR, str(u.path.relative_to(EVAL))) for s, x, _, u in placed if u.shout]
     turn_spans = [(s, s + len(x)) for s, x, _, _ in placed]
     for label, pool in (("scream", _pool("events_scream_shout", "scream")), ("cry", _pool("events_cry_donateacry", None))):
         path = pool[int(rng.integers(len(pool)))]
         x = _audio(path)[: int(4.0 * SR)]
-        x = x / _rms(x) * speech_rms * 10 ** (rng.uniform(-3, 6) / 20)
+        x = x / rms(x) * speech_rms * 10 ** (rng.uniform(-3, 6) / 20)
         if rng.random() < 0.5:  # over a turn
             s0, s1 = turn_spans[int(rng.integers(len(turn_spans)))]
             start = int(rng.integers(s0, max(s0 + 1, s1 - len(x) // 2)))
@@ -202,13 +202,13 @@ def build(index: int, seed: int = SEED) -> Scene:
         h = read_audio(EVAL / "noise_recordings" / "speechbrain_rir" / rir).astype(np.float64)
         h = h[int(np.argmax(np.abs(h))) :]  # direct path at time zero: references keep their times
         wet = fftconvolve(dry, h / np.sqrt(np.sum(h**2)))[: len(dry)]
-        dry = wet / _rms(wet) * _rms(dry)
+        dry = wet / rms(wet) * rms(dry)
     snr = SNRS_DB[index % len(SNRS_DB)]
     car = read_audio(EVAL / "noise_recordings" / CAR_NOISE[int(rng.integers(len(CAR_NOISE)))]).astype(np.float64)
     car = np.tile(car, len(dry) // len(car) + 2)
     offset = int(rng.integers(len(car) - len(dry)))
     car = car[offset : offset + len(dry)]
-    mix = dry + car / _rms(car) * speech_rms * 10 ** (-snr / 20)
+    mix = dry + car / rms(car) * speech_rms * 10 ** (-snr / 20)
     mix *= 10 ** (rng.uniform(-12, 0) / 20)
     peak = np.abs(mix).max()
     if peak > 0.99:

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.signal import fftconvolve, resample_poly
 
-from distress_data import EVAL, read_audio
+from distress_data import EVAL, read_audio, rms
 
 NOISES = EVAL / "noise_recordings"
 TRAIN_NOISES = ("freesound_cc0/traffic.wav", "freesound_cc0/cafe.wav", "freesound_cc0/fridge.wav",
@@ -45,10 +45,6 @@ class Augmentation:
 def recording(name: str) -> np.ndarray:
     """A noise or impulse response of noise_recordings, 16 kHz mono float32."""
     return read_audio(NOISES / name)
-
-
-def rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
 
 
 def reverberate(x: np.ndarray, rir_name: str) -> np.ndarray:

@@ -110,6 +110,11 @@ def read_audio(path: Path) -> np.ndarray:
         return librosa.resample(data.mean(axis=1), orig_sr=rate, target_sr=ANALYSIS_RATE, res_type="soxr_hq")
 
 
+def rms(x: np.ndarray) -> float:
+    """Root mean square of x (float64 sum; 1e-12 inside the root keeps silence finite)."""
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
+
+
 def load_frames(clip: Clip, encoder) -> "Frames":
     """Frame embeddings of a clip, computed once and cached outside the repository."""
     return cached_frames(cache_path(clip), lambda: read_audio(clip.path), encoder)

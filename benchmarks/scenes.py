@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distress_data import EVAL, Clip, read_audio
+from distress_data import EVAL, Clip, read_audio, rms
 
 from evidence_audio.intake import ANALYSIS_RATE as SR
 SCENE_S = 30.0
@@ -42,10 +42,6 @@ class Scene:
     references: tuple[Reference, ...]
 
 
-def _rms(x: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
-
-
 def _active(x: np.ndarray) -> np.ndarray:
     """The part of a clip between its first and last sample within 30 dB of its peak (trims silence)."""
     loud = np.flatnonzero(np.abs(x) >= np.abs(x).max() * 10 ** (-30 / 20))
@@ -58,7 +54,7 @@ def _background(rng: np.random.Generator, speech: list[Clip], noises: tuple[str,
     while total < n:
         clip = speech[rng.integers(len(speech))]
         x = read_audio(clip.path)
-        x = x / (_rms(x) + 1e-9) * 0.05
+        x = x / (rms(x) + 1e-9) * 0.05
         parts.append(x)
         parts.append(np.zeros(int(rng.uniform(0.2, 1.0) * SR), np.float32))
         total += len(x) + len(parts[-1])
@@ -67,7 +63,7 @@ def _background(rng: np.random.Generator, speech: list[Clip], noises: tuple[str,
     car = np.tile(car, int(np.ceil(n / len(car))) + 1)
     offset = int(rng.integers(len(car) - n))
     car = car[offset : offset + n]
-    car = car / (_rms(car) + 1e-9) * _rms(bed) * 10 ** (-SPEECH_TO_CAR_DB / 20)
+    car = car / (rms(car) + 1e-9) * rms(bed) * 10 ** (-SPEECH_TO_CAR_DB / 20)
     return (bed + car).astype(np.float32)
 
 
@@ -95,7 +91,7 @@ def build_scenes(count: int, events: list[Clip], speech: list[Clip], seed: int =
             snr = float(snrs[rng.integers(len(snrs))])
             start = int((e * slot + rng.uniform(0.5, max(0.5, slot - 0.5 - len(x) / SR))) * SR)
             span = mix[start : start + len(x)]
-            x = x / (_rms(x) + 1e-9) * _rms(span) * 10 ** (snr / 20)
+            x = x / (rms(x) + 1e-9) * rms(span) * 10 ** (snr / 20)
             mix[start : start + len(x)] += x
             refs.append(Reference(clip.target, start / SR, (start + len(x)) / SR, snr,
                                   str(clip.path.relative_to(EVAL))))
