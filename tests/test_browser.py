@@ -86,29 +86,30 @@ def _click(driver, css):
     return driver.execute_script("const a = document.getElementById('audio'); return [window.seeks, a.paused];")
 
 
+def _plays_from(driver, css, t):
+    """Clicking ``css`` seeks the player to ``t`` s (within 0.1 s) and plays."""
+    seeks, paused = _click(driver, css)
+    assert seeks[-1] == pytest.approx(t, abs=0.1) and paused is False
+
+
 def test_clicking_an_event_a_word_a_turn_and_a_time_plays_from_there(driver, page):
     _open(driver, page)
     assert driver.execute_script("return document.getElementById('audio').duration") == pytest.approx(30.0, abs=0.05)
     # the scream at 2.0 s: its own time, not the 0.5 s row it links to
-    seeks, paused = _click(driver, "#event-1 a.t")
-    assert seeks[-1] == pytest.approx(2.0, abs=0.1) and paused is False
+    _plays_from(driver, "#event-1 a.t", 2.0)
     # the low-confidence word "şəhər" starts at 0.5 + 4 * 0.6 = 2.9 s
-    seeks, paused = _click(driver, '.w.low[data-t="2.900"]')
-    assert seeks[-1] == pytest.approx(2.9, abs=0.1) and paused is False
+    _plays_from(driver, '.w.low[data-t="2.900"]', 2.9)
     time.sleep(0.3)
     assert driver.execute_script("return document.querySelector('tr.now').id") == "segment-0"
     assert driver.execute_script("return document.querySelector('.w.now').textContent") in ("şəhər", "ölür.")
     # SPEAKER_1's turn 9.0-12.0 s in the timeline figure
-    seeks, paused = _click(driver, 'a.hit.turn[data-t="9.000"]')
-    assert seeks[-1] == pytest.approx(9.0, abs=0.1) and paused is False
+    _plays_from(driver, 'a.hit.turn[data-t="9.000"]', 9.0)
     # the suspect segment's time; it stays marked
-    seeks, paused = _click(driver, "#segment-1 a.t")
-    assert seeks[-1] == pytest.approx(5.0, abs=0.1) and paused is False
+    _plays_from(driver, "#segment-1 a.t", 5.0)
     time.sleep(0.3)
     assert driver.execute_script("return document.getElementById('segment-1').className") == "suspect now"
     # an indicator time
-    seeks, paused = _click(driver, "#candidate-1 a.t")
-    assert seeks[-1] == pytest.approx(7.25, abs=0.1) and paused is False
+    _plays_from(driver, "#candidate-1 a.t", 7.25)
 
 
 def test_keys_and_a_loop_at_three_quarter_speed(driver, page):
@@ -184,5 +185,4 @@ def test_linked_original_plays_from_its_relative_path(driver, full, tmp_path):  
     _open(driver, page)
     assert driver.execute_script("return document.getElementById('audio').currentSrc") \
         == (tmp_path / "evidence #1.wav").as_uri()
-    seeks, paused = _click(driver, "#event-3 a.t")
-    assert seeks[-1] == pytest.approx(6.0, abs=0.1) and paused is False
+    _plays_from(driver, "#event-3 a.t", 6.0)
