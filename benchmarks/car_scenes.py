@@ -245,11 +245,16 @@ def analyse(path: Path, tag: str, models: dict, speakers_again: str | None = Non
         return json.loads(out.read_text())
     if speakers_again:
         from evidence_audio.intake import decode_file
-        from evidence_audio.pipeline import add_speakers
-        from evidence_audio.provenance import Provenance
+        from evidence_audio.speakers.attribution import attribute_words
+        from evidence_audio.speakers.diarize import SpeakerOptions, speakers_stage
 
         record = json.loads((path.parent / speakers_again / f"{path.stem}.json").read_text())
-        add_speakers(record["analysis"], decode_file(path), Settings(), Provenance("", {}, {}), models=models)
+        audio, options, analysis = decode_file(path), SpeakerOptions(), record["analysis"]
+        if ("diarizer", None) not in models:  # the key analyze_with_audio keeps it under
+            models[("diarizer", None)] = options.load()
+        analysis["speakers"], _ = speakers_stage(audio.samples, audio.sample_rate, options,
+                                                 loaded=models[("diarizer", None)])
+        analysis["transcript"] = attribute_words(analysis["transcript"], analysis["speakers"])
     else:
         record = analyze_with_audio(path, Settings(authenticity=False), models=models)[0]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -317,7 +322,7 @@ def main() -> None:
                         help="diarize without the raised-voice re-assignment (diarize.STRAIN), for comparison")
     args = parser.parse_args()
     if args.without_reassignment:
-        from evidence_audio import diarize
+        from evidence_audio.speakers import diarize
 
         diarize.STRAIN["max_distance"] = -1.0  # no centroid is that close: nothing is re-assigned
     models: dict = {}

@@ -207,7 +207,7 @@ def ami_speakers(diarizer) -> list[tuple[str, int, str, np.ndarray]]:
     from pyannote.database.util import load_rttm
     from pyannote.metrics.diarization import DiarizationErrorRate
 
-    from evidence_audio.diarize import SpeakerLimits, diarize
+    from evidence_audio.speakers.diarize import SpeakerLimits, diarize
     from evidence_audio.intake import decode_file
 
     found = []
@@ -229,7 +229,7 @@ def ami_speakers(diarizer) -> list[tuple[str, int, str, np.ndarray]]:
 
 def ravdess_speakers(diarizer) -> list[tuple[str, int, str, np.ndarray]]:
     """(file, 1, actor, centroid) of each RAVDESS take diarized alone (its speaker with the most talk time)."""
-    from evidence_audio.diarize import SpeakerLimits, diarize
+    from evidence_audio.speakers.diarize import SpeakerLimits, diarize
     from evidence_audio.intake import decode_file
 
     found = []
@@ -245,8 +245,8 @@ def ravdess_speakers(diarizer) -> list[tuple[str, int, str, np.ndarray]]:
 def campplus():
     """The diarization pipeline's embedding model (CAM++), to embed a stretch of speech directly."""
     from evidence_audio import models
-    from evidence_audio.diarize import EMBEDDING_MODEL
-    from evidence_audio.speaker_embedding import CAMPPlusEmbedding
+    from evidence_audio.speakers.diarize import EMBEDDING_MODEL
+    from evidence_audio.speakers.campplus import CAMPPlusEmbedding
 
     network = CAMPPlusEmbedding(Path(models.require(EMBEDDING_MODEL).path) / "campplus_cn_en_common.pt")
 
@@ -312,7 +312,7 @@ def other_clip(a: str, b: str) -> bool:
 def diarized_check() -> dict:
     """The same figures from the centroids diarization itself gives (what a case index holds), on the
     same clips (whole, halves, thirds) and takes: slow, and fewer trials (short takes mostly get no centroid)."""
-    from evidence_audio.diarize import load
+    from evidence_audio.speakers.diarize import load
 
     diarizer = load(None)
     measured = voice.calibration()

@@ -116,6 +116,26 @@ def test_speaker_count_limit_is_obeyed(diarizer, two_voices):
     assert block["labels"] == ["SPEAKER_1"]
 
 
+def test_speaker_without_a_clustering_centroid_gets_one_from_its_own_speech(diarizer, two_voices, monkeypatch):
+    """pyannote's centroid of a speaker of a short recording can be NaN (no chunk with 2 s of that
+    speaker alone), and which one can differ between machines: every speaker with 2 s of speech
+    gets a centroid anyway, in the same space (near pyannote's own where it gives one)."""
+    audio = decode_file(two_voices[0])
+    clustered = diarize.diarize(audio.samples, audio.sample_rate, diarizer, diarize.SpeakerLimits())
+    assert set(clustered.centroids) == {"SPEAKER_1", "SPEAKER_2"}
+    monkeypatch.setattr(diarize, "_centroids", lambda annotation, embeddings: {})  # as if every row were NaN
+    fallback = diarize.diarize(audio.samples, audio.sample_rate, diarizer, diarize.SpeakerLimits())
+    assert fallback.annotation == clustered.annotation and set(fallback.centroids) == {"SPEAKER_1", "SPEAKER_2"}
+    cosine = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    for label, row in fallback.centroids.items():
+        assert row.dtype == np.float32 and row.shape == (192,)
+        assert cosine(row, clustered.centroids[label]) > 0.8
+    assert cosine(fallback.centroids["SPEAKER_1"], fallback.centroids["SPEAKER_2"]) < 0.5  # still two voices
+    short = audio.samples[:int(1.5 * audio.sample_rate)]  # under MIN_CENTROID_SPEECH_S of speech: none
+    assert diarize.speech_centroids(diarize.relabel_by_first_speech(clustered.annotation.crop(
+        diarize.Segment(0, 1.5))), short, audio.sample_rate, diarizer) == {}
+
+
 def test_words_of_two_voices_go_to_their_speakers(diarizer, two_voices):
     """Diarize A-B-A, then attribute words spread over each section's known span."""
     path, spans = two_voices

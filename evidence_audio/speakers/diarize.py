@@ -65,6 +65,10 @@ BATCH_SIZE = 32
 # the speech cap, whole talkers who happened to be louder were merged into others.
 # Figures in docs/scenes.md.
 STRAIN = {"max_distance": 0.7, "min_level_difference_db": 10.0, "max_speech_s": 10.0}
+# The shortest speech a centroid is computed from when pyannote's clustering gives the speaker none:
+# the calibration of voice scores (case/voice.py, data/voice_matching.json) was measured on CAM++
+# embeddings of 2 s pieces and longer.
+MIN_CENTROID_SPEECH_S = 2.0
 
 
 @dataclass
@@ -85,8 +89,11 @@ class Diarization:
     engine: str
     pipeline: str
     settings: dict
-    # each speaker's centroid as the pipeline clustered it (label -> float32 (dimension,)), where the
-    # pipeline gives one (pyannote's DiarizeOutput.speaker_embeddings); speakers it padded with zeros left out
+    # each speaker's centroid (label -> float32 (dimension,)): as the pipeline clustered it (pyannote's
+    # DiarizeOutput.speaker_embeddings, the mean of the speaker's clean chunk embeddings); for a speaker
+    # the pipeline gave none (too little clean speech in any one chunk: NaN or zero rows), the embedding
+    # model run on the speaker's speech without overlap (see ``speech_centroids``); none under
+    # MIN_CENTROID_SPEECH_S seconds of such speech
     centroids: dict[str, np.ndarray] = field(default_factory=dict)
     # turns re-assigned from a raised-voice speaker to a calm one (see merge_strained)
     reassigned: list[dict] = field(default_factory=list)
@@ -203,6 +210,9 @@ def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: S
     with torch.inference_mode(), warnings.catch_warnings():
         # pyannote probes the embedding model with ever shorter inputs; one-frame pooling warns
         warnings.filterwarnings("ignore", message=r"std\(\): degrees of freedom")
+        # a cluster without clean chunk embeddings gets a NaN centroid from np.mean (filled in below)
+        warnings.filterwarnings("ignore", message="Mean of empty slice")
+        warnings.filterwarnings("ignore", message="invalid value encountered in divide")
         hook = _progress_hook(progress) if progress else None
         output = diarizer.pipeline(audio, hook=hook, **limits.to_kwargs())
     annotation = getattr(output, "speaker_diarization", output)
@@ -213,14 +223,50 @@ def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: S
         settings["reassignment"] = dict(STRAIN)
         annotation, centroids, reassigned = merge_strained(relabel_by_first_speech(annotation), centroids, samples,
                                                            sample_rate, limits.min_speakers or 1)
+    if reassigned:
+        centroids = {_first_speech_names(annotation)[k]: v for k, v in centroids.items()}
+    annotation = relabel_by_first_speech(annotation)
+    centroids = {**speech_centroids(annotation, samples, sample_rate, diarizer, skip=set(centroids)), **centroids}
     return Diarization(
-        annotation=relabel_by_first_speech(annotation),
+        annotation=annotation,
         engine="pyannote.audio",
         pipeline=diarizer.description,
         settings=settings,
-        centroids={_first_speech_names(annotation)[k]: v for k, v in centroids.items()} if reassigned else centroids,
+        centroids=dict(sorted(centroids.items(), key=lambda item: _speaker_order(item[0]))),
         reassigned=reassigned,
     )
+
+
+def speech_centroids(annotation: Annotation, samples: np.ndarray, sample_rate: int, diarizer: Diarizer,
+                     skip: set = frozenset()) -> dict[str, np.ndarray]:
+    """Each speaker's embedding from its own speech: the pipeline's embedding model run once on the
+    speaker's turns without overlap, joined (float32 (dimension,) by label).
+
+    For speakers that pyannote's clustering leaves without a centroid: its centroids average only
+    chunk embeddings with at least 20 % of the 10 s chunk spoken by that speaker alone
+    (``filter_embeddings``), so a speaker of a short recording can have none, and which one has
+    none can differ between machines with the last bits of the segmentation scores. Speakers in
+    ``skip``, with under ``MIN_CENTROID_SPEECH_S`` seconds of such speech, or of a recording not at the
+    embedding model's rate get none.
+    """
+    embedding = getattr(diarizer.pipeline, "_embedding", None)
+    if embedding is None or getattr(embedding, "sample_rate", None) != sample_rate:
+        return {}
+    overlap = annotation.get_overlap()
+    found = {}
+    for label in annotation.labels():
+        if label in skip:
+            continue
+        alone = annotation.label_timeline(label).extrude(overlap)
+        parts = [samples[int(round(s.start * sample_rate)):int(round(s.end * sample_rate))] for s in alone]
+        speech = np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+        if speech.shape[0] < MIN_CENTROID_SPEECH_S * sample_rate:
+            continue
+        with torch.inference_mode():
+            row = np.asarray(embedding(torch.from_numpy(speech)[None, None]), dtype=np.float32)[0]
+        if np.all(np.isfinite(row)) and np.any(row):
+            found[label] = row
+    return found
 
 
 def merge_strained(annotation: Annotation, centroids: dict[str, np.ndarray], samples: np.ndarray, sample_rate: int,
