@@ -188,6 +188,35 @@ def test_case_report_lists_every_recording(finished_case):
     assert "not a recognisable audio or video file" in page
 
 
+def test_report_finished_by_a_killed_run_keeps_its_speaker_embeddings(shared_eval, tmp_path):
+    """The worker wrote the report folder, the run was killed before the index recorded it: the next
+    run takes the folder in without analysing again, and with the speaker centroids the worker kept."""
+    from dataclasses import asdict
+
+    from evidence_audio.case import case_settings, index
+    from evidence_audio.case.run import centroids_file
+
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case", "K-18c", "--examiner", "C", *FAST).returncode == 0
+    assert cli("case", "add", case, shared_eval / "asr_en_misc" / "leopard_en_test.wav").returncode == 0
+    row = rows(case)["leopard_en_test.wav"]
+    with index.connect(case) as db:
+        settings, formats = case_settings(db)
+    result = analyse_one(row["path"], row["sha256"], str(case / row["report"]), asdict(settings), formats,
+                         str(centroids_file(case, row["report"])))
+    assert set(result["centroids"]) == {"SPEAKER_1"} and rows(case)["leopard_en_test.wav"]["state"] == "pending"
+    again = cli("case", "run", case, "--workers", "1")
+    assert again.returncode == 0, again.stderr
+    assert "0 of 1 recordings to analyse" in again.stdout
+    assert "found finished: leopard_en_test.wav (report written by an interrupted run)" in again.stdout
+    with sqlite3.connect(case / "case.sqlite") as db:
+        model, blob = db.execute("SELECT model, embedding FROM speakers WHERE label = 'SPEAKER_1'").fetchone()
+    assert model == "campplus-cn-en-common"
+    assert np.array_equal(np.frombuffer(blob, dtype="<f4"), np.asarray(result["centroids"]["SPEAKER_1"], dtype="<f4"))
+    assert cli("case", "search", case, "--voice", "leopard_en_test.wav:SPEAKER_1").returncode == 0
+    assert cli("case", "verify", case).returncode == 0
+
+
 def test_models_load_once_per_worker_and_give_the_same_analysis(shared_eval, tmp_path, monkeypatch):
     from evidence_audio.speakers import diarize
     from evidence_audio.asr import transcribe

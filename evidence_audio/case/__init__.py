@@ -6,6 +6,9 @@ A case folder holds plain files:
   events, speaker embeddings, and the analysis settings of the case;
 * ``reports/<file name>-<sha256[:12]>.evidence/``: one sealed report folder per recording, exactly
   what ``evidence-audio analyze`` writes (``evidence-audio verify`` checks each);
+* ``speaker-embeddings/<report folder name>.json``: each analysed recording's speaker centroids,
+  written by the worker before its report folder, so that a report finished by a run killed before
+  the index recorded it is taken into the index with them (see ``run.analyse_one``);
 * ``case-custody.jsonl``: the case's chain-of-custody log (see ``custody_log``), which
   ``case verify`` checks against the index and the report folders;
 * ``case-report.html`` and ``case-report.pdf``: the index of the case (``case report``).

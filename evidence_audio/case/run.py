@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 from dataclasses import asdict
@@ -118,7 +120,36 @@ def finished_record(folder: Path, sha256: str) -> tuple[dict | None, str | None]
     return record, None
 
 
-def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: tuple[str, ...]) -> dict:
+EMBEDDINGS = "speaker-embeddings"
+
+
+def centroids_file(folder: Path, report: str) -> Path:
+    """Where the case in ``folder`` keeps the speaker centroids of the report folder ``report``."""
+    return folder / EMBEDDINGS / f"{Path(report).name}.json"
+
+
+def write_centroids(path: Path, sha256: str, model: str, centroids: dict[str, list[float]]) -> None:
+    """``{"sha256", "embedding_model", "centroids"}`` as JSON, atomically (a temporary file renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        json.dump({"sha256": sha256, "embedding_model": model, "centroids": centroids}, out)
+    os.replace(staging, path)
+
+
+def read_centroids(path: Path, sha256: str) -> tuple[dict[str, list[float]], str | None]:
+    """(centroids, embedding model) kept for the file with this SHA-256; ({}, None) when none are."""
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, None
+    if not isinstance(kept, dict) or kept.get("sha256") != sha256:
+        return {}, None
+    return kept.get("centroids") or {}, kept.get("embedding_model")
+
+
+def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: tuple[str, ...],
+                centroids_path: str | None = None) -> dict:
     """One recording, on a Dask worker: analyse, check it is the file added, write its report folder.
 
     Returns ``{"record", "centroids" (label -> list of float), "embedding_model", "worker",
@@ -127,6 +158,8 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
     memory is released)}`` (see ``StagePeaks``), or ``{"failed": reason}`` for an error the user can act on
     (missing, not decodable, changed since added, report folder not writable). A folder already
     written for this file by an earlier attempt is returned as it is, never analysed again.
+    ``centroids_path``: where the centroids are also written (``write_centroids``), before the
+    report folder, and read back for a folder written earlier.
     """
     from ..pipeline import Settings, analyze_with_audio, write_report
 
@@ -143,6 +176,9 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
         record, reason = finished_record(Path(out_dir), sha256)
         if reason:
             return {"failed": reason, "exit_code": OutputError.exit_code}
+        if record is not None and centroids_path:
+            facts["centroids"], model = read_centroids(Path(centroids_path), sha256)
+            facts["embedding_model"] = model or facts["embedding_model"]
         if record is None:
             centroids: dict = {}
             record, samples = analyze_with_audio(path, Settings(**settings), progress=stages, models=models_cache(),
@@ -150,9 +186,11 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
             found = record["evidence"]["hashes"]["sha256"]
             if found != sha256:
                 raise InputError(f"file changed since it was added to the case (SHA-256 now {found}): {path}")
+            facts["centroids"] = {label: [float(x) for x in vector] for label, vector in centroids.items()}
+            if centroids_path:
+                write_centroids(Path(centroids_path), sha256, facts["embedding_model"], facts["centroids"])
             write_report(record, out_dir, samples=samples, formats=formats or None, inputs=[path], progress=stages)
             del samples
-            facts["centroids"] = {label: [float(x) for x in vector] for label, vector in centroids.items()}
     except EvidenceError as exc:
         return {"failed": str(exc), "exit_code": exc.exit_code}
     finally:
@@ -213,9 +251,11 @@ def reconcile(folder: Path, db, echo: Callable[[str], None], retry_failed: bool 
             if row["state"] != "failed" or retry_failed:
                 todo.append(row)
         elif row["state"] != "done" or row["integrity"] != record["integrity"]["digest"]:
+            centroids, model = read_centroids(centroids_file(folder, row["report"]), row["sha256"])
             custody_log.append(folder, "report", examiner, custody_log.report_details(folder, row, record, None))
-            index.store_result(db, row["id"], record, {}, None, {})
-            echo(f"found finished: {row['name']} (report written by an interrupted run; no speaker embeddings)")
+            index.store_result(db, row["id"], record, centroids, model, {})
+            echo(f"found finished: {row['name']} (report written by an interrupted run"
+                 + ("" if centroids or not record["analysis"].get("speakers") else "; no speaker embeddings") + ")")
     return todo
 
 
@@ -240,6 +280,8 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
         settings, formats = case_settings(db)
         for stale in (folder / "reports").glob(".*.partial-*"):
             shutil.rmtree(stale, ignore_errors=True)  # staging of a killed run: never a report
+        for stale in (folder / EMBEDDINGS).glob(".*.partial-*"):
+            stale.unlink(missing_ok=True)
         todo = reconcile(folder, db, echo, retry_failed)
         total = db.execute("SELECT COUNT(*) FROM recordings").fetchone()[0]
         already = db.execute("SELECT COUNT(*) FROM recordings WHERE state = 'done'").fetchone()[0]
@@ -263,7 +305,7 @@ def run_case(folder: Path, workers: int | None = None, scheduler: str | None = N
         custody_log.append(folder, "run start", examiner, {**engine, "to_analyse": len(todo), "recordings": total})
         plain = asdict(settings)
         futures = {client.submit(analyse_one, row["path"], row["sha256"], str(folder / row["report"]), plain,
-                                 formats, pure=False): row for row in todo}
+                                 formats, str(centroids_file(folder, row["report"])), pure=False): row for row in todo}
         for future in as_completed(futures):
             row = futures[future]
             try:
