@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from asr import normalise  # noqa: E402
+from distress_augment import reverberate  # noqa: E402
 from distress_data import EVAL, read_audio, rms  # noqa: E402
 from scenes import _active, match  # noqa: E402
 
@@ -197,12 +198,8 @@ def build(index: int, seed: int = SEED) -> Scene:
     rir = None
     if rng.random() < 0.5:
         rir = RIRS[int(rng.integers(len(RIRS)))]
-        from scipy.signal import fftconvolve
-
-        h = read_audio(EVAL / "noise_recordings" / "speechbrain_rir" / rir).astype(np.float64)
-        h = h[int(np.argmax(np.abs(h))) :]  # direct path at time zero: references keep their times
-        wet = fftconvolve(dry, h / np.sqrt(np.sum(h**2)))[: len(dry)]
-        dry = wet / rms(wet) * rms(dry)
+        # from the direct path on: the references keep their times
+        dry = reverberate(dry, f"speechbrain_rir/{rir}").astype(np.float64)
     snr = SNRS_DB[index % len(SNRS_DB)]
     car = read_audio(EVAL / "noise_recordings" / CAR_NOISE[int(rng.integers(len(CAR_NOISE)))]).astype(np.float64)
     car = np.tile(car, len(dry) // len(car) + 2)
