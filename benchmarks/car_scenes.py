@@ -333,9 +333,9 @@ def main() -> None:
         if args.list:
             continue
         begin = time.perf_counter()
-        record = analyse(scene_file(scene, args.seed), args.tag, models, args.speakers_again)
+        analysed = analyse(scene_file(scene, args.seed), args.tag, models, args.speakers_again)
         print(f"  analysed in {time.perf_counter() - begin:.0f} s", file=sys.stderr, flush=True)
-        pairs.append((scene, record))
+        pairs.append((scene, analysed))
     if args.list:
         return
     results = {"all": score(pairs)}
@@ -351,7 +351,8 @@ def main() -> None:
 
 def record(results: dict, args) -> None:
     """Write the scenes' figures into the package's error-rate table (quoted in every report)."""
-    from evidence_audio.error_rates import Measure, record_measure
+    from _common import record_measure
+    from evidence_audio.error_rates import Measure
 
     r = results["all"]
     e = r["events"]["all"]
