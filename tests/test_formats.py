@@ -612,7 +612,7 @@ def test_report_wording_counts_limits_and_sample_sizes(full):
         assert "thresholds scream 0.5" in text and "{'scream'" not in text  # no Python dict shown
     for measure in error_rates.load():
         for name in measure.values or {}:
-            assert re.search(rf"{re.escape(name)}: [\d.]+ % \(\d+ (clips|recordings?|sentences|reference events)", measure.summary())
+            assert re.search(rf"{re.escape(name)}: [\d.]+ % \(\d+ (clips|recordings?|sentences|reference events|detected events)", measure.summary())
 
 
 def test_enf_figure_without_hum_says_so_in_words():
