@@ -28,7 +28,8 @@ include every worker's peak resident memory (from the index, ``peak_memory_mb`` 
   set separates so well that a fit on it is far too confident elsewhere.
 * ``--diarized`` adds the equal error rates of centroids from diarization itself (what a case index
   holds) on the same clips, diarized whole, in halves and in thirds, and on the takes: slow (40
-  minutes on two busy cores), and with few trials, since the 3-4 s takes mostly get no centroid.
+  minutes on two busy cores, 4 on a quiet machine), and with few trials, since the 3-4 s takes mostly
+  have under 2 s of speech and get no centroid.
 
 ``--record`` writes both to evidence_audio/data/voice_matching.json (with the held-out scores, from
 which the rates at any score are read).
@@ -311,7 +312,8 @@ def other_clip(a: str, b: str) -> bool:
 
 def diarized_check() -> dict:
     """The same figures from the centroids diarization itself gives (what a case index holds), on the
-    same clips (whole, halves, thirds) and takes: slow, and fewer trials (short takes mostly get no centroid)."""
+    same clips (whole, halves, thirds) and takes: slow, and fewer trials (short takes mostly get no centroid:
+    under ``diarize.MIN_CENTROID_SPEECH_S`` of speech)."""
     from evidence_audio.speakers.diarize import load
 
     diarizer = load(None)
@@ -381,7 +383,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="every stage (events, authenticity, all formats)")
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--diarized", action="store_true",
-                        help="voice: also the figures of centroids from diarization itself (slow: 40 min on 2 busy cores)")
+                        help="voice: also the figures of centroids from diarization itself (slow: 4 min quiet, 40 on 2 busy cores)")
     args = parser.parse_args()
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="case-bench-") as folder:
