@@ -662,8 +662,8 @@ def _print_voices(db, voice: str) -> None:
               f"different-voice pairs ({fit['name']}).",
               f"measured on held-out {held['name']} ({held['same_trials']} same-voice and {held['different_trials']} "
               f"different-voice pairs): calling LR >= 1 (cosine >= {held['decision_threshold_cosine']:.3f}) the same "
-              f"voice gives {100 * held['false_match_rate']:.1f} % false matches ({held['false_matches']} of "
-              f"{held['different_trials']}) and {100 * held['miss_rate']:.1f} % misses ({held['misses']} of "
+              f"voice gives {_percent(held['false_match_rate'])} % false matches ({held['false_matches']} of "
+              f"{held['different_trials']}) and {_percent(held['miss_rate'])} % misses ({held['misses']} of "
               f"{held['same_trials']}); equal error rate {100 * held['eer']:.1f} % at cosine "
               f"{held['eer_threshold_cosine']:.3f}. A score is a lead to listen to, not an identification.")
         _echo("rank  cosine  log10 LR  false-match  miss     recording  speaker")
@@ -672,13 +672,20 @@ def _print_voices(db, voice: str) -> None:
               "rank  cosine  recording  speaker")
     for rank, m in enumerate(matches, 1):
         if measured:
-            _echo(f"{rank:4}  {m.score:6.3f}  {m.log10_lr:8.2f}  {100 * m.false_match_rate:9.1f} %  "
-                  f"{100 * m.miss_rate:5.1f} %  {m.name}  {m.label}{' *' if m.log10_lr >= 0 else ''}  [{m.report}]")
+            _echo(f"{rank:4}  {m.score:6.3f}  {m.log10_lr:8.2f}  {_percent(m.false_match_rate):>9} %  "
+                  f"{_percent(m.miss_rate):>5} %  {m.name}  {m.label}{' *' if m.log10_lr >= 0 else ''}  [{m.report}]")
         else:
             _echo(f"{rank:4}  {m.score:6.3f}  {m.name}  {m.label}  [{m.report}]")
     if measured:
         _echo("* LR >= 1: the score is more probable for the same voice. false-match and miss: the held-out rates "
-              "if this cosine were the threshold (different voices at or above it; same voices below it).")
+              "if this cosine were the threshold (different voices at or above it; same voices below it), so a "
+              "very high score has a high miss rate: few same-voice pairs score that high.")
+
+
+def _percent(rate: float) -> str:
+    """A rate 0-1 as a percentage: one decimal, two below 0.1 % so a rare error never reads as 0.0."""
+    value = 100 * rate
+    return f"{value:.2f}" if 0 < value < 0.1 else f"{value:.1f}"
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -213,7 +214,17 @@ def test_report_finished_by_a_killed_run_keeps_its_speaker_embeddings(shared_eva
         model, blob = db.execute("SELECT model, embedding FROM speakers WHERE label = 'SPEAKER_1'").fetchone()
     assert model == "campplus-cn-en-common"
     assert np.array_equal(np.frombuffer(blob, dtype="<f4"), np.asarray(result["centroids"]["SPEAKER_1"], dtype="<f4"))
-    assert cli("case", "search", case, "--voice", "leopard_en_test.wav:SPEAKER_1").returncode == 0
+    voices = cli("case", "search", case, "--voice", "leopard_en_test.wav:SPEAKER_1")
+    assert voices.returncode == 0, voices.stderr
+    # a rate that is not zero never prints as 0.0 (held out: 1 false match in 2396 pairs)
+    for rate, count in re.findall(r"([\d.]+) % (?:false matches|misses) \((\d+) of", voices.stdout):
+        assert (float(rate) > 0) == (int(count) > 0)
+    missing = cli("case", "search", case, "--voice", "leopard_en_test.wav:SPEAKER_9")
+    assert missing.returncode == 3 and "has no speaker SPEAKER_9 in the case index (its speakers: SPEAKER_1)" in missing.stderr
+    kept = centroids_file(case, row["report"])
+    umask = os.umask(0)
+    os.umask(umask)
+    assert kept.stat().st_mode & 0o777 == 0o666 & ~umask  # readable as the case's other files
     assert cli("case", "verify", case).returncode == 0
 
 

@@ -129,22 +129,31 @@ def centroids_file(folder: Path, report: str) -> Path:
 
 
 def write_centroids(path: Path, sha256: str, model: str, centroids: dict[str, list[float]]) -> None:
-    """``{"sha256", "embedding_model", "centroids"}`` as JSON, atomically (a temporary file renamed)."""
+    """``{"sha256", "embedding_model", "centroids"}`` as JSON, atomically and durably (a temporary file,
+    flushed to disk, renamed), readable as the other case files are (mode 0666 less the umask)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, staging = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         json.dump({"sha256": sha256, "embedding_model": model, "centroids": centroids}, out)
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(staging, path)
 
 
-def read_centroids(path: Path, sha256: str) -> tuple[dict[str, list[float]], str | None]:
-    """(centroids, embedding model) kept for the file with this SHA-256; ({}, None) when none are."""
+def read_centroids(path: Path, sha256: str) -> tuple[dict[str, list[float]] | None, str | None]:
+    """(centroids, embedding model) kept for the file with this SHA-256: (None, reason) when none are
+    kept for it (no file, another file's, unreadable); a kept empty dict means no speaker had one."""
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}, None
+    except FileNotFoundError:
+        return None, "none kept"
+    except (OSError, ValueError) as exc:
+        return None, f"{path.name} unreadable: {exc}".splitlines()[0]
     if not isinstance(kept, dict) or kept.get("sha256") != sha256:
-        return {}, None
+        return None, f"{path.name} is of another file"
     return kept.get("centroids") or {}, kept.get("embedding_model")
 
 
@@ -177,8 +186,9 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
         if reason:
             return {"failed": reason, "exit_code": OutputError.exit_code}
         if record is not None and centroids_path:
-            facts["centroids"], model = read_centroids(Path(centroids_path), sha256)
-            facts["embedding_model"] = model or facts["embedding_model"]
+            kept, model = read_centroids(Path(centroids_path), sha256)
+            if kept is not None:
+                facts["centroids"], facts["embedding_model"] = kept, model
         if record is None:
             centroids: dict = {}
             record, samples = analyze_with_audio(path, Settings(**settings), progress=stages, models=models_cache(),
@@ -252,10 +262,14 @@ def reconcile(folder: Path, db, echo: Callable[[str], None], retry_failed: bool 
                 todo.append(row)
         elif row["state"] != "done" or row["integrity"] != record["integrity"]["digest"]:
             centroids, model = read_centroids(centroids_file(folder, row["report"]), row["sha256"])
+            why = model if centroids is None else None  # read_centroids gives the reason in its place
             custody_log.append(folder, "report", examiner, custody_log.report_details(folder, row, record, None))
-            index.store_result(db, row["id"], record, centroids, model, {})
+            index.store_result(db, row["id"], record, centroids or {}, None if why else model, {})
+            speakers = record["analysis"].get("speakers")
             echo(f"found finished: {row['name']} (report written by an interrupted run"
-                 + ("" if centroids or not record["analysis"].get("speakers") else "; no speaker embeddings") + ")")
+                 + ("" if not speakers or centroids else
+                    f"; no speaker embeddings: {why}" if why else
+                    "; no speaker had enough speech for an embedding") + ")")
     return todo
 
 

@@ -119,8 +119,14 @@ def find_speaker(db, reference: str) -> tuple[int, str, str, np.ndarray]:
         raise InputError(f"{'no' if not rows else 'more than one'} recording of the case matches {ref!r}"
                          + (" (give its path or SHA-256)" if rows else ""))
     row = db.execute("SELECT embedding FROM speakers WHERE recording_id = ? AND label = ?", (rows[0]["id"], label)).fetchone()
-    if row is None or row["embedding"] is None:
-        raise InputError(f"{rows[0]['name']} has no speaker {label} with an embedding in the case index")
+    if row is None:
+        labels = [r[0] for r in db.execute("SELECT label FROM speakers WHERE recording_id = ? ORDER BY label",
+                                           (rows[0]["id"],))]
+        raise InputError(f"{rows[0]['name']} has no speaker {label} in the case index (its speakers: "
+                         f"{', '.join(labels) or 'none'})")
+    if row["embedding"] is None:
+        raise InputError(f"{label} of {rows[0]['name']} has no embedding to compare (under 2 s of speech without "
+                         "overlap, or a report taken in without its embeddings)")
     return rows[0]["id"], rows[0]["name"], label, np.frombuffer(row["embedding"], dtype="<f4")
 
 
