@@ -200,8 +200,9 @@ def record(args, summary: dict[str, dict]) -> None:
             id="transcription/wer/asr_en_misc", task="English transcription", metrics=["WER"],
             values={"WER": pooled(["asr_en_misc"], "WER")}, items=len(summary["asr_en_misc"]["rows"]),
             unit="clips", samples={"WER": sample(["asr_en_misc"], "WER")}, language_figures={"en": "WER"},
-            dataset="short real English recordings with reference text (JFK inaugural excerpt, LibriSpeech "
-                    "dev-clean utterance, others)",
+            dataset="short real English clips with reference text: the JFK inaugural excerpt twice (the same "
+                    "speech at 44.1 and 16 kHz), one LibriSpeech dev-clean utterance (from Picovoice Leopard's test "
+                    "audio) and a 4-word clip of undocumented origin (from the pisets project's tests)",
             conditions=conditions, benchmark=command))
     multilingual = [g for g in summary if g.startswith("asr_multilingual/")]
     if multilingual:
