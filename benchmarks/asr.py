@@ -162,6 +162,19 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def pooled_sample(summary: dict[str, dict], groups: list[str], metric: str, noun: str = "clips") -> str:
+    """The sample size behind a pooled figure: clips, how many distinct utterances when some repeat another's
+    text (one speech at two sample rates, one sentence in several noises), reference words (characters for
+    CER), minutes: '4 clips, 3 distinct utterances, 65 words, 0.5 min'."""
+    refs = [r for g in groups for r in summary[g]["refs"]]
+    size = sum(len(r.replace(" ", "")) if metric == "CER" else len(r.split()) for r in refs)
+    distinct = len(set(refs))
+    return (f"{len(refs)} {noun.removesuffix('s') if len(refs) == 1 else noun}"
+            + (f", {distinct} distinct utterances" if distinct < len(refs) else "")
+            + f", {size} {'characters' if metric == 'CER' else 'words'}, "
+              f"{sum(summary[g]['audio'] for g in groups) / 60:.1f} min")
+
+
 def record(args, summary: dict[str, dict]) -> None:
     """Write the measured error rates into the package's table (quoted in every report)."""
     from _common import record_measure
@@ -171,7 +184,7 @@ def record(args, summary: dict[str, dict]) -> None:
                f"--limit {args.limit} --threads {args.threads} --record")
     conditions = (f"{args.engine} whisper-{args.model} {args.compute_type}, the product's transcription stage "
                   f"(Silero VAD, language detected, beam 5, seeded temperature fallback 0-1.0, not conditioned "
-                  f"on previous text); {args.threads} CPU threads; Whisper's text normaliser")
+                  f"on previous text); {args.threads} CPU thread{'s' if args.threads > 1 else ''}; Whisper's text normaliser")
 
     def pooled(groups: list[str], metric: str) -> float:
         """Error rate over the pooled words (or characters) of several groups."""
@@ -180,19 +193,16 @@ def record(args, summary: dict[str, dict]) -> None:
         return round(error_rate(refs, hyps, metric), 4)
 
     def sample(groups: list[str], metric: str, noun: str = "clips") -> str:
-        """The sample size behind a pooled figure: clips, reference words (characters for CER), minutes."""
-        refs = [r for g in groups for r in summary[g]["refs"]]
-        size = sum(len(r.replace(" ", "")) if metric == "CER" else len(r.split()) for r in refs)
-        return (f"{sum(len(summary[g]['rows']) for g in groups)} {noun}, {size} "
-                f"{'characters' if metric == 'CER' else 'words'}, {sum(summary[g]['audio'] for g in groups) / 60:.1f} min")
+        return pooled_sample(summary, groups, metric, noun)
 
     if "asr_en_misc" in summary:
         record_measure(Measure(
             id="transcription/wer/asr_en_misc", task="English transcription", metrics=["WER"],
             values={"WER": pooled(["asr_en_misc"], "WER")}, items=len(summary["asr_en_misc"]["rows"]),
-            unit="clips", samples={"WER": sample(["asr_en_misc"], "WER")},
-            dataset="short real English recordings with reference text (JFK inaugural excerpt, LibriSpeech "
-                    "dev-clean utterance, others)",
+            unit="clips", samples={"WER": sample(["asr_en_misc"], "WER")}, language_figures={"en": "WER"},
+            dataset="short real English clips with reference text: the JFK inaugural excerpt twice (the same "
+                    "speech at 44.1 and 16 kHz), one LibriSpeech dev-clean utterance (from Picovoice Leopard's test "
+                    "audio) and a 4-word clip of undocumented origin (from the pisets project's tests)",
             conditions=conditions, benchmark=command))
     multilingual = [g for g in summary if g.startswith("asr_multilingual/")]
     if multilingual:
@@ -226,6 +236,7 @@ def record(args, summary: dict[str, dict]) -> None:
             id="transcription/wer/noisy_speech_noizeus", task="transcription in noise (car, street, babble...)",
             metrics=list(values), values=values, items=sum(len(summary[g]["rows"]) for g in noizeus),
             unit="sentences", samples={name: sample(groups, "WER", "sentences") for name, groups in measured.items()},
+            language_figures={"en": "WER, clean"} if "WER, clean" in values else None,
             dataset="NOIZEUS: 30 IEEE sentences, clean and with 8 real noises at 0-15 dB SNR",
             conditions=conditions, benchmark=command,
             notes=f"{sample([noizeus[0]], 'WER', 'sentences')} per condition and noise; WER at {' / '.join(snrs)} dB: "

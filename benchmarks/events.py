@@ -161,6 +161,23 @@ def main() -> None:
         record(result, recipe)
 
 
+def clip_samples(label: str, figures: dict) -> dict[str, str]:
+    """Metric -> its sample at clip level: a precision rests on the clips detected, a recall on the clips
+    holding the class, an F1 on both kinds of clip."""
+    every = figures["positives"] + figures["negatives"]
+    return {"precision": f"{figures['tp'] + figures['fp']} clips detected as {label}, of {every} clips",
+            "recall": f"{figures['positives']} {label} clips",
+            "F1": f"{every} clips: {figures['positives']} with {label}, {figures['negatives']} without"}
+
+
+def scene_samples(figures: dict, scenes: int) -> dict[str, str]:
+    """Metric -> its sample over the timed scenes: detected events, reference events, both."""
+    where = f"{scenes} scenes, {scenes * scene_mixer.SCENE_S / 60:.1f} min"
+    detected, reference = figures["tp"] + figures["fp"], figures["tp"] + figures["fn"]
+    return {"precision": f"{detected} detected events, {where}", "recall": f"{reference} reference events, {where}",
+            "F1": f"{reference} reference events and {detected} detected events, {where}"}
+
+
 def record(result: dict, recipe: training.Recipe) -> None:
     """Write the held-out figures into the package's error-rate table (quoted in every report)."""
     from _common import record_measure
@@ -188,7 +205,8 @@ def record(result: dict, recipe: training.Recipe) -> None:
             id=f"events/{label}/{folder}", task=f"{label} detection (clip level)",
             metrics=["precision", "recall", "F1"],
             values={"precision": figures["precision"], "recall": figures["recall"], "F1": figures["f1"]},
-            items=figures["positives"] + figures["negatives"], unit="clips", dataset=what, conditions=conditions,
+            items=figures["positives"] + figures["negatives"], unit="clips", samples=clip_samples(label, figures),
+            dataset=what, conditions=conditions,
             benchmark=command, notes=notes))
     scenes = result.get("scenes")
     if scenes:
@@ -198,7 +216,7 @@ def record(result: dict, recipe: training.Recipe) -> None:
             id="events/timed/scenes", task="timed distress events in a recording (same class)",
             metrics=["precision", "recall", "F1"],
             values={"precision": every["precision"], "recall": every["recall"], "F1": every["f1"]},
-            items=every["tp"] + every["fn"], unit="reference events",
+            items=every["tp"] + every["fn"], unit="reference events", samples=scene_samples(every, scenes["scenes"]),
             dataset=f"{scenes['scenes']} seeded 30 s scenes: held-out screams, cries, shouts mixed into held-out speech "
                     "with car noise (never trained on) at -5 to +10 dB (benchmarks/scenes.py)",
             conditions=conditions, benchmark=command,

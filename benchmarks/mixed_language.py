@@ -42,6 +42,19 @@ def build(languages: list[str], gap_s: float) -> tuple[np.ndarray, list[tuple[st
     return np.concatenate(audio), parts
 
 
+def part_samples(parts: list[tuple[str, float, float, str]], segments: int, audio_s: float) -> dict[str, str]:
+    """Metric -> its sample: one language's clip (reference words, characters for CER, and seconds) within the
+    one joined recording; the language accuracy's speech segments."""
+    found = {"language accuracy per segment": f"{segments} speech segments in 1 joined recording of {len(parts)} clips, "
+                                              f"{audio_s / 60:.1f} min"}
+    for code, start, end, reference in parts:
+        text = normalise(reference, code)
+        size = f"{len(text.replace(' ', ''))} characters" if code in CHARACTER_LANGUAGES else f"{len(text.split())} words"
+        metric = "CER" if code in CHARACTER_LANGUAGES else "WER"
+        found[f"{metric}, {code}"] = f"1 clip, {size}, {end - start:.1f} s, in 1 joined recording of {len(parts)} languages"
+    return found
+
+
 def segment_language(segment, transcript) -> str:
     return getattr(segment, "language", None) or transcript.language.code
 
@@ -82,9 +95,10 @@ def main() -> None:
         record_measure(Measure(
             id="transcription/wer/mixed_languages", task="transcription of a recording that changes language",
             metrics=["language accuracy per segment"] + list(values),
-            values={"language accuracy per segment": round(accuracy, 4)} | values, items=len(parts),
-            dataset="shared clips joined with 2.5 s of silence: " + ", ".join(
-                f"{code} ({Path(CLIPS[code]).name})" for code, *_ in parts),
+            values={"language accuracy per segment": round(accuracy, 4)} | values, items=1, unit="recordings",
+            samples=part_samples(parts, total, len(samples) / ANALYSIS_RATE),
+            dataset=f"one recording joined from the project's evaluation clips, one per language, {args.gap:g} s of "
+                    "silence between: " + ", ".join(f"{code} ({Path(CLIPS[code]).name})" for code, *_ in parts),
             conditions=f"faster-whisper whisper-{args.model} int8, the product's transcription stage, language "
                        f"identified per speech region; {args.threads} CPU threads; Whisper's text normaliser",
             benchmark=f".venv/bin/python benchmarks/mixed_language.py --languages {args.languages} --record"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
@@ -36,14 +37,24 @@ class Measure:
     notes: str | None = None
     unit: str = "recordings"  # what items counts
     samples: dict[str, str] | None = None  # metric -> its own sample size, e.g. "4 clips, 65 words, 0.5 min"
+    language_figures: dict[str, str] | None = None  # language code -> the metric that is its error rate on ordinary
+    # speech, for a metric not named "<WER or CER>, <code>" (e.g. {"en": "WER, clean"})
 
     @property
     def measured(self) -> bool:
         return bool(self.values)
 
     def sample(self, metric: str) -> str:
-        """The sample size behind one figure: '4 clips, 65 words, 0.5 min', else '<items> <unit>'."""
-        return (self.samples or {}).get(metric) or (f"{self.items} {self.unit}" if self.items else "sample size not recorded")
+        """The sample size behind one figure, as recorded per metric ('4 clips, 65 words, 0.5 min'), else
+        'sample size not recorded'. A measure's ``items`` alone is no figure's sample: one joined recording of
+        9 clips is not '9 recordings', and a precision rests on detections, not on every clip."""
+        return (self.samples or {}).get(metric) or "sample size not recorded"
+
+    def language_figures_for(self, code: str) -> list[str]:
+        """This measure's metrics that are an error rate on language ``code``: "WER, <code>" or "CER, <code>",
+        and the metric ``language_figures`` names for it."""
+        named = [f"{metric}, {code}" for metric in LANGUAGE_METRICS] + [(self.language_figures or {}).get(code)]
+        return [name for name in named if name and name in (self.values or {})]
 
     def summary(self) -> str:
         """The values as text, each with its sample size: 'DER: 12.3 % (2 recordings, 1.0 min)', or 'not yet measured'."""
@@ -87,7 +98,7 @@ class LanguageError:
     """What is known of a model's error rate on one language, for the report."""
 
     code: str
-    measured: str | None  # "WER 25.0 % (1 recording, <dataset>)", from this project's benchmarks
+    measured: str | None  # "WER 3.4 % measured by this project on <sample> (error-rate table: '<task>', <metric>)"
     published: str | None  # "WER 30.1 % (<source>)", from data/published_error_rates.json
     weak: bool  # a small model on a language it was not measured on
     text: str  # the sentence the report prints
@@ -98,20 +109,31 @@ def model_size(model: str) -> str:
     return model.removeprefix("whisper-").removesuffix("-openai").split(".")[0]
 
 
+def sample_units(sample: str) -> int:
+    """The words (or characters) a sample text counts: '15 sentences, 116 words, 0.7 min' -> 116; 0 if none."""
+    found = re.search(r"(\d+) (?:words|characters)\b", sample)
+    return int(found.group(1)) if found else 0
+
+
 def language_error(model: str, code: str, path: Path = DATA_PATH, published_path: Path = PUBLISHED_PATH) -> LanguageError:
     """The measured error rate of ``model`` (a manifest name such as ``whisper-base``) on language
-    ``code`` from the project's table (a measure whose conditions name the model and whose values
-    hold "WER, <code>" or "CER, <code>"), else "not measured" with the published figure for that
-    model size and its source (data/published_error_rates.json)."""
+    ``code`` from the project's table: of every figure on that language (``Measure.language_figures_for``)
+    in a measure whose conditions name the model, the one on the most reference words (characters for
+    CER), quoted with its sample size and its row's task, saying how many others (on samples no larger)
+    the table also holds; never a measure's internal id. Else "not measured" with the published figure for that model
+    size and its source (data/published_error_rates.json)."""
     size = model_size(model)
+    candidates = [(sample_units(m.sample(name)), m, name) for m in load(path)
+                  if m.values and f"whisper-{size} " in f"{m.conditions} " for name in m.language_figures_for(code)]
     measured = None
-    for m in load(path):
-        if m.values and f"whisper-{size} " in f"{m.conditions} ":
-            found = [(metric, m.values[f"{metric}, {code}"]) for metric in LANGUAGE_METRICS if f"{metric}, {code}" in m.values]
-            if found:
-                metric, value = found[0]
-                measured = f"{metric} {100 * value:.1f} % measured by this project ({m.dataset}; {m.id})"
-                break
+    if candidates:
+        _, m, name = max(candidates, key=lambda c: c[0])  # the first of equal samples, in the table's order
+        metric = name.split(",")[0]
+        measured = (f"{metric} {100 * m.values[name]:.1f} % measured by this project on {m.sample(name)} "
+                    f"(error-rate table: '{m.task}', {name})")
+        if len(candidates) > 1:
+            others = len(candidates) - 1
+            measured += f"; {others} other {code} figure{'s' if others > 1 else ''} on samples no larger in that table"
     table = json.loads(Path(published_path).read_text(encoding="utf-8"))
     figure = ((table.get("figures") or {}).get(size) or {}).get(code)
     published = (f"{'; '.join(f'{k} {100 * v:.1f} %' for k, v in figure.items())} published ({table['source']})"

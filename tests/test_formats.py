@@ -607,12 +607,70 @@ def test_report_wording_counts_limits_and_sample_sizes(full):
         assert "1 segment; 1 marked suspect; 0 words below probability" in text
         assert "Detected screams, shouting and crying are candidates" in text
         assert "This version does not detect blows (impact sounds) at all." in text
-        assert "WER: 0.0 % (4 clips, 65 words, 0.5 min)" in text
+        assert "WER: 0.0 % (4 clips, 3 distinct utterances, 65 words, 0.5 min)" in text  # jfk.flac = jfk_16k.wav
         assert not re.search(r"\b1 (segments|items|words)\b", text)
         assert "thresholds scream 0.5" in text and "{'scream'" not in text  # no Python dict shown
     for measure in error_rates.load():
         for name in measure.values or {}:
-            assert re.search(rf"{re.escape(name)}: [\d.]+ % \(\d+ (clips|recordings?|sentences|reference events|detected events)", measure.summary())
+            assert (measure.samples or {}).get(name), (measure.id, name)  # its own sample, never '<items> <unit>'
+            assert re.search(rf"{re.escape(name)}: [\d.]+ % \(\d+ (\w+ )?(clips?|recordings?|sentences|reference events|detected events"
+                             rf"|speech segments)\b", measure.summary()), (measure.id, name)
+        assert "sample size not recorded" not in measure.summary()
+
+
+def test_mixed_language_figures_rest_on_one_clip_each_of_one_recording(shared_eval):
+    """The recording that changes language is one recording joined from one clip per language: each
+    language's figure gives that clip's reference words (characters for ja/ko, as the benchmark scores
+    them) and seconds, never '9 recordings'."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from mixed_language import build
+    from asr import CHARACTER_LANGUAGES, normalise
+
+    measure = {m.id: m for m in error_rates.load()}["transcription/wer/mixed_languages"]
+    codes = [name.split(", ")[1] for name in measure.metrics if name[:4] in ("WER,", "CER,")]
+    _, parts = build(codes, 2.5)
+    assert measure.items == 1 and not re.search(r"\b([2-9]|\d\d+) recordings\b", measure.summary())
+    for code, start, end, reference in parts:
+        text = normalise(reference, code)
+        size = f"{len(text.replace(' ', ''))} characters" if code in CHARACTER_LANGUAGES else f"{len(text.split())} words"
+        name = f"{'CER' if code in CHARACTER_LANGUAGES else 'WER'}, {code}"
+        assert measure.sample(name) == f"1 clip, {size}, {end - start:.1f} s, in 1 joined recording of {len(parts)} languages"
+    assert measure.sample("language accuracy per segment").endswith(f"in 1 joined recording of {len(parts)} clips, "
+                                                                    f"{(end + 2.5) / 60:.1f} min")
+
+
+def test_english_language_line_quotes_the_largest_english_sample_without_ids(full, tmp_path):
+    """An English report's Language line quotes the English figure on the most words, with its sample
+    size and the row's task, says others exist, and shows no internal id of the table."""
+    record, _ = full
+    body = {k: v for k, v in record.items() if k != "integrity"}
+    transcript = dict(body["analysis"]["transcript"], language={"code": "en", "probability": 0.98, "forced": False},
+                      languages=[{"code": "en", "talk_time_s": 7.0, "segments": 2}])
+    sealed = seal(dict(body, analysis=dict(body["analysis"], transcript=transcript)))
+    line = [x for x in BY_NAME["txt"].render(sealed, None).decode("utf-8").splitlines() if x.startswith("Language: ")][0]
+    english = [(int(re.search(r"(\d+) words", m.sample(name)).group(1)), m, name)
+               for m in error_rates.load() for name in m.language_figures_for("en")]
+    assert len(english) >= 3  # asr_en_misc, NOIZEUS clean, the mixed-language recording's jfk part
+    words, largest, name = max(english, key=lambda e: e[0])
+    assert words > 65 and "22 words" not in line  # not the one jfk clip of the mixed-language recording
+    assert (f"en: WER {100 * largest.values[name]:.1f} % measured by this project on {largest.sample(name)} "
+            f"(error-rate table: '{largest.task}', {name}); {len(english) - 1} other en figures") in line
+    page = html.unescape(BY_NAME["html"].render(sealed, None).decode())
+    for measure in error_rates.load():
+        assert measure.id not in line and measure.id not in page
+
+    # in any order, the larger sample wins; a language in one row only names no others
+    table = tmp_path / "error_rates.json"
+    table.write_text(json.dumps({"format": error_rates.FORMAT, "measures": []}), encoding="utf-8")
+    for id_, value, sample in (("a/small", 0.0, "1 clip, 22 words, 11.0 s"), ("b/large", 0.1, "30 clips, 400 words, 3.0 min"),
+                               ("c/middle", 0.05, "4 clips, 65 words, 0.5 min")):
+        error_rates.record_measure(error_rates.Measure(
+            id_, f"task {id_}", ["WER, en", "WER, de"], {"WER, en": value, "WER, de": value}, 1, "data",
+            conditions="faster-whisper whisper-base int8", samples={"WER, en": sample, "WER, de": sample}), table)
+    chosen = error_rates.language_error("whisper-base", "en", table)
+    assert chosen.text == ("en: WER 10.0 % measured by this project on 30 clips, 400 words, 3.0 min "
+                           "(error-rate table: 'task b/large', WER, en); 2 other en figures on samples no larger in that table")
+    assert "b/large" not in chosen.text.replace("'task b/large'", "")
 
 
 def test_enf_figure_without_hum_says_so_in_words():
