@@ -82,4 +82,23 @@ def test_a_stage_that_did_not_run_is_not_shown_as_nothing_found(odd_case):
     assert "did not run" in cells[6] and "did not run" in cells[7]  # speakers and events
     assert "-" not in (cells[6] + cells[7]).replace("</td>", "")
     pending = next(r for r in page.split("<tr>") if "leopard_en_test.wav" in r)
-    assert "did not run" not in pending
+    assert "did not run" not in pending and pending.split("<td>")[5] == "-</td>"  # language: not analysed
+
+
+def test_an_event_search_that_looked_everywhere_says_nothing_more(tmp_path):
+    """Events ran on every recording (found or not): no note; one without them, one pending: counted."""
+    from evidence_audio.case import index
+
+    db = index.connect(tmp_path, create=True)
+    for n, (state, events) in enumerate((("done", 0), ("done", 2))):
+        db.execute("INSERT INTO recordings (path, name, size_bytes, sha256, sha1, md5, added_utc, report, state, events)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?)", (f"/x/{n}", f"{n}.wav", 1, f"s{n}", "s", "m", "t", f"r{n}",
+                                                     state, events))
+    assert index.not_searched(db, events=True) is None and index.not_searched(db) is None
+    db.execute("INSERT INTO recordings (path, name, size_bytes, sha256, sha1, md5, added_utc, report, state)"
+               " VALUES ('/x/2', '2.wav', 1, 's2', 's', 'm', 't', 'r2', 'done'), ('/x/3', '3.wav', 1, 's3', 's', 'm',"
+               " 't', 'r3', 'pending')")
+    assert index.not_searched(db, events=True) == ("not searched: 2 of 4 recordings (1 analysed without event "
+                                                   "detection, 1 not analysed yet)")
+    assert index.not_searched(db) == "not searched: 1 of 4 recordings (1 not analysed yet)"
+    db.close()

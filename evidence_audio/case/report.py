@@ -43,13 +43,14 @@ def _found(r: dict, count: int | None, detail: str = "") -> str:
 
 def rows(db) -> list[dict]:
     """Every recording of the case with what its report says, every text shown escaped (``printable``):
-    ``speakers_shown``, ``events_shown`` (counts by class) as ``_found`` gives them."""
+    ``languages_shown``, ``speakers_shown``, ``events_shown`` (counts by class) as ``_found`` gives them."""
     found = []
     for row in db.execute("SELECT * FROM recordings ORDER BY name, id"):
         classes = db.execute("SELECT class, COUNT(*) n FROM events WHERE recording_id = ? GROUP BY class ORDER BY class",
                              (row["id"],)).fetchall()
         r = dict(row)
-        found.append({**r, **{k: printable(r[k] or "") for k in ("name", "path", "failure", "languages")},
+        found.append({**r, **{k: printable(r[k] or "") for k in ("name", "path", "failure")},
+                      "languages_shown": _found(r, 0, printable(r["languages"] or "")),  # transcription always runs
                       "speakers_shown": _found(r, r["speakers"]),
                       "events_shown": printable(_found(r, r["events"], ", ".join(f"{c['class']} {c['n']}"
                                                                                   for c in classes)))})
@@ -77,7 +78,7 @@ def render_html(info: dict, recordings: list[dict], generated: str) -> str:
         body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in (
             f"{e(r['name'])}<br><small>{e(r['path'])}<br>{r['size_bytes']} bytes</small>",
             f"<code>SHA-256 {r['sha256']}<br>SHA-1 {r['sha1']}<br>MD5 {r['md5']}</code>",
-            e(r["state"]), _clock(r["duration_s"]), e(r["languages"] or "-"), e(r["speakers_shown"]),
+            e(r["state"]), _clock(r["duration_s"]), e(r["languages_shown"]), e(r["speakers_shown"]),
             e(r["events_shown"]), report)) + "</tr>")
     counts = {s: sum(r["state"] == s for r in recordings) for s in ("done", "failed", "pending")}
     return f"""<!DOCTYPE html>
@@ -122,7 +123,7 @@ def render_pdf(info: dict, recordings: list[dict], generated: str) -> bytes:
         for r in recordings:
             table.row((f"{r['name']}\n{r['size_bytes']} bytes",
                        f"SHA-256 {r['sha256']}\nSHA-1 {r['sha1']}\nMD5 {r['md5']}", r["state"], _clock(r["duration_s"]),
-                       r["languages"] or "-", r["speakers_shown"], r["events_shown"],
+                       r["languages_shown"], r["speakers_shown"], r["events_shown"],
                        f"{printable(r['report'])}/report.pdf" if r["state"] == "done"
                        else (r["failure"] or "not analysed yet")))
     return bytes(pdf.output())
