@@ -12,7 +12,7 @@ import pytest
 
 ODD = "a\x1b[31mred\nline.wav"
 SHOWN = "a\\u001b[31mred\\u000aline.wav"
-FAST = ("--no-diarize", "--no-events", "--no-authenticity", "--formats", "json")
+FAST = ("--no-diarize", "--no-events", "--no-authenticity", "--formats", "json,pdf")
 
 
 def cli(*args):
@@ -63,8 +63,13 @@ def test_case_report_shows_an_odd_name_escaped(odd_case):
     case, _ = odd_case
     page = (case / "case-report.html").read_text(encoding="utf-8")
     assert SHOWN in page and "\x1b" not in page and "red\nline" not in page
+    assert 'href="reports/a%1B%5B31mred%0Aline.wav-' in page  # the link reaches the folder's true name
     text = "".join(p.extract_text() for p in PdfReader(case / "case-report.pdf").pages)
     assert SHOWN in text.replace("\n", "") and "\x1b" not in text
+    report = next((case / "reports").iterdir())
+    assert report.name.startswith(ODD)  # named from the true file name, as analyze names its folder
+    text = "".join(p.extract_text() for p in PdfReader(report / "report.pdf").pages)  # the examiner's statement too
+    assert f"on the recording {SHOWN}, identified" in text.replace("\n", " ") and "\x1b" not in text
 
 
 def test_a_stage_that_did_not_run_is_not_shown_as_nothing_found(odd_case):

@@ -287,12 +287,13 @@ def _statement(pdf: _Report, record: dict) -> None:
     """The examiner's statement: what the signature covers, then name, case, date, place and signature."""
     provenance = record.get("provenance") or {}
     evidence = record.get("evidence") or {}
-    text = (f"I ran the analysis described in this report on the recording {evidence.get('file_name', '?')}, "
+    name = printable(evidence.get("file_name", "?"))
+    text = (f"I ran the analysis described in this report on the recording {name}, "
             "identified by the hashes on its first page. This report was generated from its sealed record, report.json, whose integrity digest is printed at the foot of "
             "every page. The automatic results are aids for a person listening to the recording, with the "
             "limitations stated above; they are not findings.")
-    fields = [("Name", provenance.get("examiner") or ""), ("Case", provenance.get("case") or ""), ("Date", ""),
-              ("Place", ""), ("Signature", "")]
+    fields = [("Name", printable(provenance.get("examiner") or "")), ("Case", printable(provenance.get("case") or "")),
+              ("Date", ""), ("Place", ""), ("Signature", "")]
     pdf.heading("Examiner's statement", need=pdf.text_height(text, pdf.epw, 4.6, 9) + 4 + 10 * len(fields))
     pdf.paragraph(text)
     pdf.ln(4)
@@ -305,7 +306,8 @@ def _statement(pdf: _Report, record: dict) -> None:
 
 def render(record: dict, samples=None) -> bytes:
     file_name = printable((record.get("evidence") or {}).get("file_name", "?"))
-    pdf = _Report(digest(record), file_name, (record.get("provenance") or {}).get("case"), _characters(record, set()))
+    case = (record.get("provenance") or {}).get("case")
+    pdf = _Report(digest(record), file_name, case and printable(case), _characters(record, set()))
     pdf.set_title(f"Audio evidence report: {file_name}")
     pdf.set_creator("evidence-audio")
     pdf.set_producer("evidence-audio (fpdf2)")
