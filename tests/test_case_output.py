@@ -10,8 +10,11 @@ import sys
 
 import pytest
 
+from evidence_audio.report.formats import pdf
+
 ODD = "a\x1b[31mred\nline.wav"
 SHOWN = "a\\u001b[31mred\\u000aline.wav"
+CJK = "会议录音 東京 회의.wav"
 FAST = ("--no-diarize", "--no-events", "--no-authenticity", "--formats", "json,pdf")
 
 
@@ -30,14 +33,15 @@ def clean(result) -> None:
 @pytest.fixture(scope="module")
 def odd_case(tmp_path_factory, shared_eval):
     """A case (events, speakers and authenticity off) of one short recording under an odd name, analysed,
-    and a second recording added after the run (not analysed yet)."""
+    and a second recording, named in Chinese and Korean, added after the run (not analysed yet)."""
     work = tmp_path_factory.mktemp("odd case")
     shutil.copy(shared_eval / "asr_en_misc" / "pisets_test_sound_en.wav", work / ODD)
     case = work / "case"
     steps = {"init": cli("case", "init", case, "--case", "K-20", "--examiner", "E", *FAST)}
     steps["add"] = cli("case", "add", case, work / ODD)
     steps["run"] = cli("case", "run", case, "--workers", "1")
-    steps["add later"] = cli("case", "add", case, shared_eval / "asr_en_misc" / "leopard_en_test.wav")
+    shutil.copy(shared_eval / "asr_en_misc" / "leopard_en_test.wav", work / CJK)
+    steps["add later"] = cli("case", "add", case, work / CJK)
     steps["report"] = cli("case", "report", case)
     for name, result in steps.items():
         assert result.returncode == 0, (name, result.stdout, result.stderr)
@@ -66,6 +70,10 @@ def test_case_report_shows_an_odd_name_escaped(odd_case):
     assert 'href="reports/a%1B%5B31mred%0Aline.wav-' in page  # the link reaches the folder's true name
     text = "".join(p.extract_text() for p in PdfReader(case / "case-report.pdf").pages)
     assert SHOWN in text.replace("\n", "") and "\x1b" not in text
+    if any(path.is_file() for path in pdf.FALLBACK_FONTS):  # the report PDF's fallback font (install.sh)
+        assert CJK in text and "No font available" not in text
+    else:
+        assert "No font available here covers" in text
     report = next((case / "reports").iterdir())
     assert report.name.startswith(ODD)  # named from the true file name, as analyze names its folder
     text = "".join(p.extract_text() for p in PdfReader(report / "report.pdf").pages)  # the examiner's statement too
@@ -86,7 +94,7 @@ def test_a_stage_that_did_not_run_is_not_shown_as_nothing_found(odd_case):
     cells = row.split("<td>")
     assert "did not run" in cells[6] and "did not run" in cells[7]  # speakers and events
     assert "-" not in (cells[6] + cells[7]).replace("</td>", "")
-    pending = next(r for r in page.split("<tr>") if "leopard_en_test.wav" in r)
+    pending = next(r for r in page.split("<tr>") if CJK in r)
     assert "did not run" not in pending and pending.split("<td>")[5] == "-</td>"  # language: not analysed
 
 

@@ -99,33 +99,34 @@ the measured error rates. {e(LEGEND)} Settings of every analysis: <code>{e(str(i
 
 
 def render_pdf(info: dict, recordings: list[dict], generated: str) -> bytes:
-    from fpdf import FPDF
+    """case-report.pdf, landscape A4, in the report PDF's fonts (Chinese, Japanese, Korean names included;
+    a character no font covers printed as U+FFFD with a note)."""
+    from ..report.formats.pdf import UnicodeFPDF
 
-    from ..report.formats.pdf import FONT_DIR, FONTS, MONO
-
-    info = {k: printable(v) if isinstance(v, str) else v for k, v in info.items()}
-    pdf = FPDF(orientation="landscape", format="A4")
-    for style, name in FONTS.items():
-        pdf.add_font("DejaVu", style, FONT_DIR / name)
-    pdf.add_font("DejaVuMono", "", FONT_DIR / MONO)
+    title = printable(f"Case {info.get('case') or '(no reference)'}")
+    intro = printable(f"Examiner: {info.get('examiner') or '(not given)'}. Opened {info.get('created_utc', '?')}; "
+                      f"index generated {generated} by evidence-audio {__version__}. Each report folder is sealed: "
+                      f"check it with 'evidence-audio verify FOLDER RECORDING'. {LEGEND}")
+    table_rows = [COLUMNS] + [(
+        f"{r['name']}\n{r['size_bytes']} bytes", f"SHA-256 {r['sha256']}\nSHA-1 {r['sha1']}\nMD5 {r['md5']}",
+        r["state"], _clock(r["duration_s"]), r["languages_shown"], r["speakers_shown"], r["events_shown"],
+        f"{printable(r['report'])}/report.pdf" if r["state"] == "done" else (r["failure"] or "not analysed yet"))
+        for r in recordings]
+    pdf = UnicodeFPDF(set(title + intro + "".join("".join(row) for row in table_rows)), orientation="landscape",
+                      format="A4")
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 14)
-    pdf.cell(0, 8, f"Case {info.get('case') or '(no reference)'}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", size=8)
-    pdf.multi_cell(0, 4, f"Examiner: {info.get('examiner') or '(not given)'}. Opened {info.get('created_utc', '?')}; "
-                         f"index generated {generated} by evidence-audio {__version__}. Each report folder is sealed: "
-                         f"check it with 'evidence-audio verify FOLDER RECORDING'. {LEGEND}", new_x="LMARGIN",
-                   new_y="NEXT")
+    pdf.multi_cell(0, 4, intro, new_x="LMARGIN", new_y="NEXT")
+    if pdf.unprintable:
+        pdf.set_font("DejaVu", "B", 8)
+        pdf.multi_cell(0, 4, pdf.unprintable_note("case-report.html and case.sqlite"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("DejaVu", size=7)
-    with pdf.table(col_widths=(40, 80, 12, 20, 18, 16, 30, 61), text_align="LEFT", line_height=3.2) as table:
-        table.row(COLUMNS)
-        for r in recordings:
-            table.row((f"{r['name']}\n{r['size_bytes']} bytes",
-                       f"SHA-256 {r['sha256']}\nSHA-1 {r['sha1']}\nMD5 {r['md5']}", r["state"], _clock(r["duration_s"]),
-                       r["languages_shown"], r["speakers_shown"], r["events_shown"],
-                       f"{printable(r['report'])}/report.pdf" if r["state"] == "done"
-                       else (r["failure"] or "not analysed yet")))
+    with pdf.table(col_widths=(40, 80, 14, 20, 18, 16, 30, 59), text_align="LEFT", line_height=3.2) as table:
+        for row in table_rows:
+            table.row(row)
     return bytes(pdf.output())
 
 
