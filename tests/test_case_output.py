@@ -115,3 +115,22 @@ def test_an_event_search_that_looked_everywhere_says_nothing_more(tmp_path):
                                                    "detection, 1 not analysed yet)")
     assert index.not_searched(db) == "not searched: 1 of 4 recordings (1 not analysed yet)"
     db.close()
+
+
+def test_a_path_that_is_not_utf8_is_refused_in_one_line(shared_eval, tmp_path):
+    """The index and the custody log hold text: named, such a file is refused (exit 3); found in a folder, skipped."""
+    import os
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    odd = os.fsencode(evidence) + b"/bad\xff.wav"
+    shutil.copy(shared_eval / "asr_en_misc" / "pisets_test_sound_en.wav", odd)
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case", "K-20b", "--examiner", "E", *FAST).returncode == 0
+    named = subprocess.run([sys.executable, "-m", "evidence_audio.cli", "case", "add", str(case), os.fsdecode(odd)],
+                           capture_output=True, text=True, timeout=600)
+    assert named.returncode == 3 and named.stderr.count("\n") == 1 and "bad\\xff.wav" in named.stderr, named.stderr
+    assert "not valid UTF-8" in named.stderr and "Traceback" not in named.stderr
+    found = cli("case", "add", case, evidence)
+    assert found.returncode == 0 and "skipped: " + str(evidence) + "/bad\\xff.wav (path not valid UTF-8" in found.stdout
+    assert "0 added, 0 duplicate, 1 skipped" in found.stdout
