@@ -526,7 +526,7 @@ def case_init(folder: Path, case_ref: str, examiner: str, formats: tuple[str, ..
     settings = Settings(case=case_ref, examiner=examiner, engine=engine, model=whisper_model, language=language,
                         translate=translate, speech_only=not all_audio, diarize=diarize,
                         diarization_pipeline=diarization_pipeline, events=detect_events, authenticity=authenticity)
-    click.echo(f"case {case_ref}: {init_case(folder, settings, formats)}")
+    _echo(f"case {case_ref}: {init_case(folder, settings, formats)}")
 
 
 @case.command("add", epilog=EXIT_CODES)
@@ -539,10 +539,10 @@ def case_add(folder: Path, paths: tuple[Path, ...]) -> None:
 
     def echo(added) -> None:
         label = {"added": "added", "duplicate": "REFUSED duplicate", "skipped": "skipped"}[added.outcome]
-        click.echo(f"{label}: {added.path}" + (f" ({added.detail})" if added.outcome != "added" else ""))
+        _echo(f"{label}: {added.path}" + (f" ({added.detail})" if added.outcome != "added" else ""))
 
     done = add_paths(folder, paths, echo)
-    click.echo(", ".join(f"{sum(d.outcome == o for d in done)} {o}" for o in ("added", "duplicate", "skipped")))
+    _echo(", ".join(f"{sum(d.outcome == o for d in done)} {o}" for o in ("added", "duplicate", "skipped")))
 
 
 @case.command("run", epilog=EXIT_CODES)
@@ -561,11 +561,11 @@ def case_run(folder: Path, workers: int | None, scheduler: str | None, retry_fai
     from .case.run import run_case
 
     try:
-        counts = run_case(folder, workers, scheduler, click.echo, retry_failed)
+        counts = run_case(folder, workers, scheduler, _echo, retry_failed)
     except KeyboardInterrupt:
         _fail("interrupted; finished reports are kept, run 'case run' again to analyse the rest", 130)
-    click.echo(f"{counts['analysed']} analysed, {counts['failed']} failed, {counts['already']} finished before"
-               + (f", {counts['failed_before']} failed before" if counts["failed_before"] else ""))
+    _echo(f"{counts['analysed']} analysed, {counts['failed']} failed, {counts['already']} finished before"
+          + (f", {counts['failed_before']} failed before" if counts["failed_before"] else ""))
     sys.exit(counts["exit_code"])
 
 
@@ -578,12 +578,12 @@ def case_status(folder: Path) -> None:
 
     found = status(folder)
     info = found["info"]
-    click.echo(f"case {info.get('case')} (examiner {info.get('examiner')}), opened {info.get('created_utc')}")
-    click.echo(f"settings: {json.dumps(info.get('settings'), sort_keys=True)}; formats: {info.get('formats')}")
-    click.echo(", ".join(f"{found['counts'].get(s, 0)} {s}" for s in ("done", "failed", "pending")))
+    _echo(f"case {info.get('case')} (examiner {info.get('examiner')}), opened {info.get('created_utc')}")
+    _echo(f"settings: {json.dumps(info.get('settings'), sort_keys=True)}; formats: {info.get('formats')}")
+    _echo(", ".join(f"{found['counts'].get(s, 0)} {s}" for s in ("done", "failed", "pending")))
     for path, reason in found["failed"]:
-        click.echo(f"FAILED {path}: {reason}")
-    click.echo(f"custody log: {found['custody']} ('case verify' checks it against the index and the reports)")
+        _echo(f"FAILED {path}: {reason}")
+    _echo(f"custody log: {found['custody']} ('case verify' checks it against the index and the reports)")
 
 
 @case.command("verify", epilog=EXIT_CODES)
@@ -617,7 +617,7 @@ def case_report(folder: Path) -> None:
     from .case.report import write_case_report
 
     for path in write_case_report(folder):
-        click.echo(f"written: {path}")
+        _echo(f"written: {path}")
 
 
 @case.command("search", epilog=EXIT_CODES)
@@ -628,7 +628,10 @@ def case_report(folder: Path) -> None:
 @click.option("--voice", metavar="FILE:SPEAKER", help="Rank every speaker of the case by similarity to this one.")
 @one_line_errors
 def case_search(folder: Path, words: str | None, event_class: str | None, voice: str | None) -> None:
-    """Search the case: transcript WORDS (all must occur), --event CLASS, or --voice FILE:SPEAKER."""
+    """Search the case: transcript WORDS (all must occur), --event CLASS, or --voice FILE:SPEAKER.
+
+    The recordings a WORDS or --event search could not look at (not analysed yet, failed, or, for
+    --event, analysed without event detection) are counted in one line on stderr; the exit code stays 0."""
     from .case import index
 
     if sum(bool(x) for x in (words, event_class, voice)) != 1:
@@ -637,13 +640,17 @@ def case_search(folder: Path, words: str | None, event_class: str | None, voice:
     try:
         if words:
             for r in index.search_words(db, words):
-                click.echo(f"{r['name']}  {r['start']:.2f}-{r['end']:.2f} s  {r['speaker'] or '-'}  {r['text'].strip()}"
-                           f"  [{r['report']}]")
+                _echo(f"{r['name']}  {r['start']:.2f}-{r['end']:.2f} s  {r['speaker'] or '-'}  {r['text'].strip()}"
+                      f"  [{r['report']}]")
         elif event_class:
             for r in index.search_events(db, event_class):
                 detail = f"score {r['score']:.2f}" if r["score"] is not None else f"'{r['text']}'"
-                click.echo(f"{r['name']}  {r['start']:.2f}-{r['end']:.2f} s  {r['kind']} {r['class']}  {detail}"
-                           f"  [{r['report']}]")
+                _echo(f"{r['name']}  {r['start']:.2f}-{r['end']:.2f} s  {r['kind']} {r['class']}  {detail}"
+                      f"  [{r['report']}]")
+        if words or event_class:
+            note = index.not_searched(db, events=bool(event_class))
+            if note:
+                _echo(note, err=True)
         else:
             _print_voices(db, voice)
     finally:

@@ -151,7 +151,9 @@ def test_search_words_events_and_voices(finished_case):
     words = cli("case", "search", case, "apostle gospel")
     assert words.returncode == 0 and "leopard_en_test.wav" in words.stdout and "jfk" not in words.stdout
     assert "ask not what your country" in cli("case", "search", case, "country").stdout.lower()
-    assert cli("case", "search", case, "--event", "scream").stdout == ""  # events were off in this case
+    events = cli("case", "search", case, "--event", "scream")  # events were off in this case: not looked at, said so
+    assert events.returncode == 0 and events.stdout == ""
+    assert events.stderr == "not searched: 6 of 6 recordings (5 analysed without event detection, 1 failed)\n"
     voices = cli("case", "search", case, "--voice", "voice_a.wav:SPEAKER_1")
     assert voices.returncode == 0, voices.stderr
     ranked = [line.split() for line in voices.stdout.splitlines() if line[:4].strip().isdigit()]
@@ -187,6 +189,7 @@ def test_case_report_lists_every_recording(finished_case):
         if r["state"] == "done":
             assert f'href="{r["report"]}/report.html"' in page
     assert "not a recognisable audio or video file" in page
+    assert page.count("<td>did not run</td>") == 5  # events were off: each analysed recording's Events cell says so
 
 
 def test_report_finished_by_a_killed_run_keeps_its_speaker_embeddings(shared_eval, tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import EvidenceError, InputError, OutputError
+from ..escaping import lossless, printable
 from ..intake import check_input, hash_file
 from ..pipeline import Settings
 from . import custody_log, index
@@ -32,6 +33,8 @@ REPORTS = "reports"
 # Extensions taken when a folder is added (a file named on the command line is always taken).
 MEDIA_SUFFIXES = frozenset(".wav .wave .flac .mp3 .m4a .aac .ogg .oga .opus .amr .3gp .3gpp .wma .aif .aiff .caf "
                            ".mp4 .m4v .mov .mkv .webm .avi".split())
+
+NOT_UTF8 = "path not valid UTF-8, which a case cannot hold; analyze the file on its own, or add a copy named in UTF-8"
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,9 @@ def add_paths(folder: Path, paths: Iterable[Path], echo: Callable[[Added], None]
     Folders are searched recursively for media files (``MEDIA_SUFFIXES``); other files there are
     skipped and listed. A file named outright is always taken (a non-media file then fails at
     ``case run`` with its reason). Raises InputError (exit 3) for a named path that is missing or
-    unreadable; a file inside the case folder is refused (the case's own files are not evidence).
+    unreadable, or not valid UTF-8 (the index and the custody log hold text: such a file found in a
+    folder is skipped and listed); a file inside the case folder is refused (the case's own files are
+    not evidence).
     """
     folder = Path(os.path.abspath(folder))
     db = index.connect(folder)
@@ -114,6 +119,10 @@ def add_paths(folder: Path, paths: Iterable[Path], echo: Callable[[Added], None]
                 result = Added(path, "skipped", "not a media file extension")
             elif folder == path or folder in path.parents:
                 result = Added(path, "skipped", "inside the case folder")
+            elif lossless(str(path)) != str(path):
+                if named:
+                    raise InputError(f"{NOT_UTF8}: {printable(path)}")
+                result = Added(path, "skipped", NOT_UTF8)
             else:
                 check_input(path)
                 facts = hash_file(path)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..escaping import printable
 
 INDEX_NAME = "case.sqlite"
 FORMAT = "evidence-audio/case/v1"
@@ -151,9 +152,31 @@ def store_result(db: sqlite3.Connection, recording_id: int, record: dict, centro
                     run_facts.get("analysis_s"), run_facts.get("peak_memory_mb"), recording_id))
 
 
+def failure_text(reason: str) -> str:
+    """A failure's reason as the index keeps it: one line, its control characters (a file name's line
+    break or escape sequence) shown escaped (``escaping.printable``), at most 500 characters."""
+    return printable(reason)[:500]
+
+
 def store_failure(db: sqlite3.Connection, recording_id: int, reason: str) -> None:
     with db:
-        db.execute("UPDATE recordings SET state='failed', failure=? WHERE id=?", (reason.splitlines()[0][:500], recording_id))
+        db.execute("UPDATE recordings SET state='failed', failure=? WHERE id=?", (failure_text(reason), recording_id))
+
+
+def not_searched(db: sqlite3.Connection, events: bool = False) -> str | None:
+    """The recordings a search of the index cannot have looked at, in one line (None when it looked at all):
+    those not analysed yet or failed and, for an event search, those analysed without event detection
+    (``events`` NULL: the case was made with ``--no-events``), so that nothing found there is not read
+    as nothing there."""
+    total, pending, failed, off = db.execute(
+        "SELECT COUNT(*), TOTAL(state = 'pending'), TOTAL(state = 'failed'), TOTAL(state = 'done' AND events IS NULL) "
+        "FROM recordings").fetchone()
+    counts = [(int(off) if events else 0, "analysed without event detection"), (int(pending), "not analysed yet"),
+              (int(failed), "failed")]
+    missed = sum(n for n, _ in counts)
+    if not missed:
+        return None
+    return f"not searched: {missed} of {total} recordings ({', '.join(f'{n} {why}' for n, why in counts if n)})"
 
 
 def search_words(db: sqlite3.Connection, query: str, limit: int = 200) -> list[sqlite3.Row]:

@@ -2,6 +2,8 @@
 
 One row per recording: file name, size, SHA-256 / SHA-1 / MD5, state, decoded duration,
 language, speaker count, events, and a link to its report folder (or the reason it failed).
+A stage switched off in the case's settings reads "did not run", never "none" (it ran, found nothing).
+Names, case and examiner are shown escaped (``escaping.printable``); the index keeps them exactly.
 Both files are written atomically into the case folder, replacing the previous index.
 """
 
@@ -11,11 +13,16 @@ import html
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 from .. import __version__
+from ..escaping import printable
 from . import index
 
 COLUMNS = ("File", "Hashes", "State", "Duration", "Language", "Speakers", "Events", "Report")
+DID_NOT_RUN = "did not run"
+LEGEND = (f"'{DID_NOT_RUN}': the stage was switched off in the case's settings, nothing was looked for; "
+          "'none': it ran and found nothing; '-': the recording is not analysed.")
 
 
 def _clock(seconds: float | None) -> str:
@@ -25,13 +32,28 @@ def _clock(seconds: float | None) -> str:
     return f"{int(minutes // 60)}:{int(minutes % 60):02d}:{rest:06.3f}"
 
 
+def _found(r: dict, count: int | None, detail: str = "") -> str:
+    """A stage's cell: what it found ('none' for nothing), DID_NOT_RUN where it was off, '-' before analysis."""
+    if r["state"] != "done":
+        return "-"
+    if count is None:
+        return DID_NOT_RUN
+    return detail or (str(count) if count else "none")
+
+
 def rows(db) -> list[dict]:
-    """Every recording of the case with what its report says (events: counts by class)."""
+    """Every recording of the case with what its report says, every text shown escaped (``printable``):
+    ``languages_shown``, ``speakers_shown``, ``events_shown`` (counts by class) as ``_found`` gives them."""
     found = []
     for row in db.execute("SELECT * FROM recordings ORDER BY name, id"):
         classes = db.execute("SELECT class, COUNT(*) n FROM events WHERE recording_id = ? GROUP BY class ORDER BY class",
                              (row["id"],)).fetchall()
-        found.append({**dict(row), "event_classes": ", ".join(f"{c['class']} {c['n']}" for c in classes)})
+        r = dict(row)
+        found.append({**r, **{k: printable(r[k] or "") for k in ("name", "path", "failure")},
+                      "languages_shown": _found(r, 0, printable(r["languages"] or "")),  # transcription always runs
+                      "speakers_shown": _found(r, r["speakers"]),
+                      "events_shown": printable(_found(r, r["events"], ", ".join(f"{c['class']} {c['n']}"
+                                                                                  for c in classes)))})
     return found
 
 
@@ -46,17 +68,18 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def render_html(info: dict, recordings: list[dict], generated: str) -> str:
-    e = html.escape
+    def e(text) -> str:
+        return html.escape(printable(text))
+
     body = []
     for r in recordings:
-        report = (f'<a href="{e(r["report"])}/report.html">{e(r["report"])}</a>' if r["state"] == "done"
+        report = (f'<a href="{e(quote(r["report"]))}/report.html">{e(r["report"])}</a>' if r["state"] == "done"
                   else e(r["failure"] or "not analysed yet"))
         body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in (
             f"{e(r['name'])}<br><small>{e(r['path'])}<br>{r['size_bytes']} bytes</small>",
             f"<code>SHA-256 {r['sha256']}<br>SHA-1 {r['sha1']}<br>MD5 {r['md5']}</code>",
-            e(r["state"]), _clock(r["duration_s"]), e(r["languages"] or "-"),
-            "-" if r["speakers"] is None else r["speakers"],
-            e(r["event_classes"] or ("none" if r["events"] == 0 else "-")), report)) + "</tr>")
+            e(r["state"]), _clock(r["duration_s"]), e(r["languages_shown"]), e(r["speakers_shown"]),
+            e(r["events_shown"]), report)) + "</tr>")
     counts = {s: sum(r["state"] == s for r in recordings) for s in ("done", "failed", "pending")}
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Case {e(info.get('case') or '')}</title>
@@ -68,7 +91,7 @@ generated {e(generated)} by evidence-audio {__version__}. {len(recordings)} reco
 {counts['failed']} failed, {counts['pending']} not analysed yet.</p>
 <p>Each report folder is sealed: check it with <code>evidence-audio verify FOLDER RECORDING</code>. Events are
 counted by class (sound events and transcript cues); the report of each recording gives their times and
-the measured error rates. Settings of every analysis: <code>{e(str(info.get('settings')))}</code>.</p>
+the measured error rates. {e(LEGEND)} Settings of every analysis: <code>{e(str(info.get('settings')))}</code>.</p>
 <table><thead><tr>{''.join(f'<th>{c}</th>' for c in COLUMNS)}</tr></thead><tbody>
 {chr(10).join(body)}
 </tbody></table></body></html>
@@ -76,31 +99,34 @@ the measured error rates. Settings of every analysis: <code>{e(str(info.get('set
 
 
 def render_pdf(info: dict, recordings: list[dict], generated: str) -> bytes:
-    from fpdf import FPDF
+    """case-report.pdf, landscape A4, in the report PDF's fonts (Chinese, Japanese, Korean names included;
+    a character no font covers printed as U+FFFD with a note)."""
+    from ..report.formats.pdf import UnicodeFPDF
 
-    from ..report.formats.pdf import FONT_DIR, FONTS, MONO
-
-    pdf = FPDF(orientation="landscape", format="A4")
-    for style, name in FONTS.items():
-        pdf.add_font("DejaVu", style, FONT_DIR / name)
-    pdf.add_font("DejaVuMono", "", FONT_DIR / MONO)
+    title = printable(f"Case {info.get('case') or '(no reference)'}")
+    intro = printable(f"Examiner: {info.get('examiner') or '(not given)'}. Opened {info.get('created_utc', '?')}; "
+                      f"index generated {generated} by evidence-audio {__version__}. Each report folder is sealed: "
+                      f"check it with 'evidence-audio verify FOLDER RECORDING'. {LEGEND}")
+    table_rows = [COLUMNS] + [(
+        f"{r['name']}\n{r['size_bytes']} bytes", f"SHA-256 {r['sha256']}\nSHA-1 {r['sha1']}\nMD5 {r['md5']}",
+        r["state"], _clock(r["duration_s"]), r["languages_shown"], r["speakers_shown"], r["events_shown"],
+        f"{printable(r['report'])}/report.pdf" if r["state"] == "done" else (r["failure"] or "not analysed yet"))
+        for r in recordings]
+    pdf = UnicodeFPDF(set(title + intro + "".join("".join(row) for row in table_rows)), orientation="landscape",
+                      format="A4")
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 14)
-    pdf.cell(0, 8, f"Case {info.get('case') or '(no reference)'}", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("DejaVu", size=8)
-    pdf.multi_cell(0, 4, f"Examiner: {info.get('examiner') or '(not given)'}. Opened {info.get('created_utc', '?')}; "
-                         f"index generated {generated} by evidence-audio {__version__}. Each report folder is sealed: "
-                         f"check it with 'evidence-audio verify FOLDER RECORDING'.", new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 4, intro, new_x="LMARGIN", new_y="NEXT")
+    if pdf.unprintable:
+        pdf.set_font("DejaVu", "B", 8)
+        pdf.multi_cell(0, 4, pdf.unprintable_note("case-report.html and case.sqlite"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("DejaVu", size=7)
-    with pdf.table(col_widths=(40, 80, 12, 20, 18, 16, 30, 61), text_align="LEFT", line_height=3.2) as table:
-        table.row(COLUMNS)
-        for r in recordings:
-            table.row((f"{r['name']}\n{r['size_bytes']} bytes",
-                       f"SHA-256 {r['sha256']}\nSHA-1 {r['sha1']}\nMD5 {r['md5']}", r["state"], _clock(r["duration_s"]),
-                       r["languages"] or "-", "-" if r["speakers"] is None else str(r["speakers"]),
-                       r["event_classes"] or ("none" if r["events"] == 0 else "-"),
-                       f"{r['report']}/report.pdf" if r["state"] == "done" else (r["failure"] or "not analysed yet")))
+    with pdf.table(col_widths=(40, 80, 14, 20, 18, 16, 30, 59), text_align="LEFT", line_height=3.2) as table:
+        for row in table_rows:
+            table.row(row)
     return bytes(pdf.output())
 
 

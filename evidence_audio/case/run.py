@@ -251,7 +251,7 @@ def reconcile(folder: Path, db, echo: Callable[[str], None], retry_failed: bool 
         record, reason = finished_record(folder / row["report"], row["sha256"])
         if reason:
             reason += " (move it away to analyse the file again)"
-            if row["state"] != "failed" or row["failure"] != reason:
+            if row["state"] != "failed" or row["failure"] != index.failure_text(reason):
                 custody_log.append(folder, "failure", examiner, {"recording": row["path"], "sha256": row["sha256"],
                                                                  "reason": reason})
             index.store_failure(db, row["id"], reason)

@@ -93,22 +93,17 @@ def _characters(value, found: set[str]) -> set[str]:
     return found
 
 
-class _Report(FPDF):
-    MARKDOWN_BOLD_MARKER, MARKDOWN_ITALICS_MARKER = _BOLD, _ITALIC
-    MARKDOWN_STRIKETHROUGH_MARKER, MARKDOWN_UNDERLINE_MARKER = _STRIKE, _UNDERLINE
-    MARKDOWN_MARKERS = (_BOLD, _ITALIC, _STRIKE, _UNDERLINE)
-    MARKDOWN_ESCAPE_CHARACTER = _ESCAPE
-    MARKDOWN_LINK_REGEX = re.compile(r"(?!)")  # never: "[text](target)" in a transcript stays text
+class UnicodeFPDF(FPDF):
+    """An FPDF with DejaVu Sans ("DejaVu", styles "", B, I, BI) and DejaVu Sans Mono ("DejaVuMono") added, and
+    the fallback fonts (FALLBACK_FONTS) where ``characters`` (every character the document will print) need
+    them. ``unprintable``: the characters no font here covers, printed as REPLACEMENT (say so in the document).
+    Other arguments go to FPDF."""
 
-    def __init__(self, digest: str, file_name: str, case: str | None = None, characters: set[str] = frozenset()):
-        super().__init__(format="A4", unit="mm")
-        self.alias_nb_pages("\x15\x15")  # the page count's placeholder, never in text ("{nb}" stays "{nb}")
-        self.digest, self.file_name, self.case = digest, file_name, case
+    def __init__(self, characters: set[str] = frozenset(), **kwargs):
+        super().__init__(**kwargs)
         for style, name in FONTS.items():
             self.add_font("DejaVu", style, FONT_DIR / name)
         self.add_font("DejaVuMono", "", FONT_DIR / MONO)
-        self.set_auto_page_break(True, margin=18)
-        self.set_margins(15, 15, 15)
         # characters that are drawn (control characters are shown escaped) and that DejaVu lacks
         lacking = {c for c in characters if unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp")
                    and ord(c) not in self.fonts["dejavu"].cmap}
@@ -126,6 +121,28 @@ class _Report(FPDF):
         if self.unprintable:
             text = "".join(REPLACEMENT if c in self.unprintable else c for c in text)
         return super().normalize_text(text)
+
+    def unprintable_note(self, holders: str) -> str:
+        """The note a document prints when ``unprintable`` is not empty; ``holders``: the files holding them exactly."""
+        return (f"No font available here covers {len(self.unprintable)} character(s) of the record ("
+                + ", ".join(f"U+{ord(c):04X}" for c in sorted(self.unprintable)[:8])
+                + (", ..." if len(self.unprintable) > 8 else "") + f"); each is printed as {REPLACEMENT}. "
+                f"{holders} hold them exactly.")
+
+
+class _Report(UnicodeFPDF):
+    MARKDOWN_BOLD_MARKER, MARKDOWN_ITALICS_MARKER = _BOLD, _ITALIC
+    MARKDOWN_STRIKETHROUGH_MARKER, MARKDOWN_UNDERLINE_MARKER = _STRIKE, _UNDERLINE
+    MARKDOWN_MARKERS = (_BOLD, _ITALIC, _STRIKE, _UNDERLINE)
+    MARKDOWN_ESCAPE_CHARACTER = _ESCAPE
+    MARKDOWN_LINK_REGEX = re.compile(r"(?!)")  # never: "[text](target)" in a transcript stays text
+
+    def __init__(self, digest: str, file_name: str, case: str | None = None, characters: set[str] = frozenset()):
+        super().__init__(characters, format="A4", unit="mm")
+        self.alias_nb_pages("\x15\x15")  # the page count's placeholder, never in text ("{nb}" stays "{nb}")
+        self.digest, self.file_name, self.case = digest, file_name, case
+        self.set_auto_page_break(True, margin=18)
+        self.set_margins(15, 15, 15)
 
     def footer(self) -> None:
         self.set_y(-13)
@@ -287,12 +304,13 @@ def _statement(pdf: _Report, record: dict) -> None:
     """The examiner's statement: what the signature covers, then name, case, date, place and signature."""
     provenance = record.get("provenance") or {}
     evidence = record.get("evidence") or {}
-    text = (f"I ran the analysis described in this report on the recording {evidence.get('file_name', '?')}, "
+    name = printable(evidence.get("file_name", "?"))
+    text = (f"I ran the analysis described in this report on the recording {name}, "
             "identified by the hashes on its first page. This report was generated from its sealed record, report.json, whose integrity digest is printed at the foot of "
             "every page. The automatic results are aids for a person listening to the recording, with the "
             "limitations stated above; they are not findings.")
-    fields = [("Name", provenance.get("examiner") or ""), ("Case", provenance.get("case") or ""), ("Date", ""),
-              ("Place", ""), ("Signature", "")]
+    fields = [("Name", printable(provenance.get("examiner") or "")), ("Case", printable(provenance.get("case") or "")),
+              ("Date", ""), ("Place", ""), ("Signature", "")]
     pdf.heading("Examiner's statement", need=pdf.text_height(text, pdf.epw, 4.6, 9) + 4 + 10 * len(fields))
     pdf.paragraph(text)
     pdf.ln(4)
@@ -305,7 +323,8 @@ def _statement(pdf: _Report, record: dict) -> None:
 
 def render(record: dict, samples=None) -> bytes:
     file_name = printable((record.get("evidence") or {}).get("file_name", "?"))
-    pdf = _Report(digest(record), file_name, (record.get("provenance") or {}).get("case"), _characters(record, set()))
+    case = (record.get("provenance") or {}).get("case")
+    pdf = _Report(digest(record), file_name, case and printable(case), _characters(record, set()))
     pdf.set_title(f"Audio evidence report: {file_name}")
     pdf.set_creator("evidence-audio")
     pdf.set_producer("evidence-audio (fpdf2)")
@@ -321,10 +340,7 @@ def render(record: dict, samples=None) -> bytes:
                   "SHA-256 of every file, this one included; evidence-audio verify <report folder> --key "
                   "<examiner.pub> names the signer.", size=8, style="I")
     if pdf.unprintable:
-        pdf.paragraph(f"No font available here covers {len(pdf.unprintable)} character(s) of the record ("
-                      + ", ".join(f"U+{ord(c):04X}" for c in sorted(pdf.unprintable)[:8])
-                      + (", ..." if len(pdf.unprintable) > 8 else "") + f"); each is printed as {REPLACEMENT}. "
-                      "report.json and report.html hold them exactly.", size=8, style="B")
+        pdf.paragraph(pdf.unprintable_note("report.json and report.html"), size=8, style="B")
     pdf.heading("Evidence and analysis")
     pdf.facts(cover_rows(record))
 
