@@ -43,8 +43,10 @@ def _threads() -> dict[str, int | None]:
     import torch
 
     from .asr.faster import CPU_THREADS
+    from .speakers.diarize import THREADS
 
-    return {"logical_cpus": os.cpu_count(), "torch": torch.get_num_threads(), "ctranslate2": CPU_THREADS}
+    return {"logical_cpus": os.cpu_count(), "torch": torch.get_num_threads(), "ctranslate2": CPU_THREADS,
+            "diarization": THREADS}
 
 
 def _git_commit() -> str | None:

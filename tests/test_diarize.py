@@ -136,6 +136,25 @@ def test_speaker_without_a_clustering_centroid_gets_one_from_its_own_speech(diar
         diarize.Segment(0, 1.5))), short, audio.sample_rate, diarizer) == {}
 
 
+def test_diarization_runs_on_one_torch_thread_and_restores_the_count(diarizer, two_voices, monkeypatch):
+    """Under load, torch's one-thread-per-core pool made the speakers stage 40x slower (diarize.THREADS)."""
+    import torch
+
+    seen = []
+    embeddings = diarizer.pipeline.get_embeddings
+    monkeypatch.setattr(diarizer.pipeline, "get_embeddings",
+                        lambda *a, **k: (seen.append(torch.get_num_threads()), embeddings(*a, **k))[1])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        audio = decode_file(two_voices[0])
+        diarize.diarize(audio.samples, audio.sample_rate, diarizer, diarize.SpeakerLimits())
+        assert seen == [diarize.THREADS] == [1]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_words_of_two_voices_go_to_their_speakers(diarizer, two_voices):
     """Diarize A-B-A, then attribute words spread over each section's known span."""
     path, spans = two_voices

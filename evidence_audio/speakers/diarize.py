@@ -17,6 +17,7 @@ import math
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -69,6 +70,14 @@ STRAIN = {"max_distance": 0.7, "min_level_difference_db": 10.0, "max_speech_s": 
 # the calibration of voice scores (case/voice.py, data/voice_matching.json) was measured on CAM++
 # embeddings of 2 s pieces and longer.
 MIN_CENTROID_SPEECH_S = 2.0
+# Diarization runs torch on one thread, whatever the machine has. With torch's default (one thread
+# per core), pyannote's thousands of small operations each wait at a barrier for the slowest thread,
+# and on a machine with anything else running that thread is often descheduled: the speakers stage
+# of a 60 s clip took 250 s instead of 6 s on 2 cores beside two busy processes
+# (benchmarks/speed.py --file, 2026-12-01). On an idle 2-core machine one thread costs about 1 s a
+# minute of audio (2.4 -> 3.5 s for that clip). One count on every machine also keeps float sums,
+# hence borderline turns, the same between machines with different core counts.
+THREADS = 1
 
 
 @dataclass
@@ -207,6 +216,23 @@ def diarize(samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: S
         speaker's embedding centroid where the pipeline gives one.
     """
     audio = {"waveform": torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None], "sample_rate": sample_rate}
+    with one_thread():
+        return _diarize(audio, samples, sample_rate, diarizer, limits, progress)
+
+
+@contextmanager
+def one_thread():
+    """torch on ``THREADS`` threads inside the block, and on as many as before after it."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(THREADS)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _diarize(audio: dict, samples: np.ndarray, sample_rate: int, diarizer: Diarizer, limits: SpeakerLimits,
+             progress: Update | None) -> Diarization:
     with torch.inference_mode(), warnings.catch_warnings():
         # pyannote probes the embedding model with ever shorter inputs; one-frame pooling warns
         warnings.filterwarnings("ignore", message=r"std\(\): degrees of freedom")
