@@ -49,7 +49,9 @@ def rows(db) -> list[dict]:
         classes = db.execute("SELECT class, COUNT(*) n FROM events WHERE recording_id = ? GROUP BY class ORDER BY class",
                              (row["id"],)).fetchall()
         r = dict(row)
-        found.append({**r, **{k: printable(r[k] or "") for k in ("name", "path", "failure")},
+        shown = {k: printable(r[k] or "") for k in ("name", "path", "failure")}
+        shown["failure"] = shown["failure"].replace(shown["path"], shown["name"])  # no folder: it can name a source
+        found.append({**r, **shown,
                       "languages_shown": _found(r, 0, printable(r["languages"] or "")),  # transcription always runs
                       "speakers_shown": _found(r, r["speakers"]),
                       "events_shown": printable(_found(r, r["events"], ", ".join(f"{c['class']} {c['n']}"
@@ -76,7 +78,7 @@ def render_html(info: dict, recordings: list[dict], generated: str) -> str:
         report = (f'<a href="{e(quote(r["report"]))}/report.html">{e(r["report"])}</a>' if r["state"] == "done"
                   else e(r["failure"] or "not analysed yet"))
         body.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in (
-            f"{e(r['name'])}<br><small>{e(r['path'])}<br>{r['size_bytes']} bytes</small>",
+            f"{e(r['name'])}<br><small>{r['size_bytes']} bytes</small>",  # no folder: it can name a source
             f"<code>SHA-256 {r['sha256']}<br>SHA-1 {r['sha1']}<br>MD5 {r['md5']}</code>",
             e(r["state"]), _clock(r["duration_s"]), e(r["languages_shown"]), e(r["speakers_shown"]),
             e(r["events_shown"]), report)) + "</tr>")
