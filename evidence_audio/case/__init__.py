@@ -19,6 +19,7 @@ The recordings stay where they are (the index holds their absolute paths); they 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterable
@@ -33,6 +34,20 @@ REPORTS = "reports"
 # Extensions taken when a folder is added (a file named on the command line is always taken).
 MEDIA_SUFFIXES = frozenset(".wav .wave .flac .mp3 .m4a .aac .ogg .oga .opus .amr .3gp .3gpp .wma .aif .aiff .caf "
                            ".mp4 .m4v .mov .mkv .webm .avi".split())
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """``data`` into ``path`` atomically and durably: a hidden temporary file beside it, flushed to disk,
+    given the mode a new file gets (0666 less the umask), then renamed over ``path``."""
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(staging, 0o666 & ~umask)
+    os.replace(staging, path)
+
 
 NOT_UTF8 = "path not valid UTF-8, which a case cannot hold; analyze the file on its own, or add a copy named in UTF-8"
 

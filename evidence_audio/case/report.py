@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 from .. import __version__
 from ..escaping import printable
-from . import index
+from . import index, write_atomic
 
 COLUMNS = ("File", "Hashes", "State", "Duration", "Language", "Speakers", "Events", "Report")
 DID_NOT_RUN = "did not run"
@@ -57,16 +56,6 @@ def rows(db) -> list[dict]:
                       "events_shown": printable(_found(r, r["events"], ", ".join(f"{c['class']} {c['n']}"
                                                                                   for c in classes)))})
     return found
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
-    with os.fdopen(handle, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.chmod(staging, 0o644)
-    os.replace(staging, path)
 
 
 def render_html(info: dict, recordings: list[dict], generated: str) -> str:
@@ -144,6 +133,6 @@ def write_case_report(folder: Path) -> list[Path]:
     written = []
     for name, data in (("case-report.html", render_html(info, recordings, generated).encode("utf-8")),
                        ("case-report.pdf", render_pdf(info, recordings, generated))):
-        _write_atomic(folder / name, data)
+        write_atomic(folder / name, data)
         written.append(folder / name)
     return written

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 from dataclasses import asdict
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EvidenceError, InputError, OutputError
-from . import case_settings, custody_log, index
+from . import case_settings, custody_log, index, write_atomic
 
 _MODELS: dict[int, dict] = {}  # per worker process: a models cache for each thread that runs tasks
 
@@ -129,32 +128,24 @@ def centroids_file(folder: Path, report: str) -> Path:
 
 
 def write_centroids(path: Path, sha256: str, model: str, centroids: dict[str, list[float]]) -> None:
-    """``{"sha256", "embedding_model", "centroids"}`` as JSON, atomically and durably (a temporary file,
-    flushed to disk, renamed), readable as the other case files are (mode 0666 less the umask)."""
+    """``{"sha256", "embedding_model", "centroids"}`` as JSON, written as the case's other files are
+    (``write_atomic``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(handle, 0o666 & ~umask)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump({"sha256": sha256, "embedding_model": model, "centroids": centroids}, out)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(staging, path)
+    write_atomic(path, json.dumps({"sha256": sha256, "embedding_model": model, "centroids": centroids}).encode())
 
 
-def read_centroids(path: Path, sha256: str) -> tuple[dict[str, list[float]] | None, str | None]:
-    """(centroids, embedding model) kept for the file with this SHA-256: (None, reason) when none are
-    kept for it (no file, another file's, unreadable); a kept empty dict means no speaker had one."""
+def read_centroids(path: Path, sha256: str) -> tuple[dict[str, list[float]] | None, str | None, str | None]:
+    """(centroids, embedding model, None) kept for the file with this SHA-256 (an empty dict: no speaker
+    had one); (None, None, why) when none are kept for it (no file, another file's, unreadable)."""
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None, "none kept"
+        return None, None, "none kept"
     except (OSError, ValueError) as exc:
-        return None, f"{path.name} unreadable: {exc}".splitlines()[0]
+        return None, None, f"{path.name} unreadable: {exc}".splitlines()[0]
     if not isinstance(kept, dict) or kept.get("sha256") != sha256:
-        return None, f"{path.name} is of another file"
-    return kept.get("centroids") or {}, kept.get("embedding_model")
+        return None, None, f"{path.name} is of another file"
+    return kept.get("centroids") or {}, kept.get("embedding_model"), None
 
 
 def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: tuple[str, ...],
@@ -186,7 +177,7 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
         if reason:
             return {"failed": reason, "exit_code": OutputError.exit_code}
         if record is not None and centroids_path:
-            kept, model = read_centroids(Path(centroids_path), sha256)
+            kept, model, _ = read_centroids(Path(centroids_path), sha256)
             if kept is not None:
                 facts["centroids"], facts["embedding_model"] = kept, model
         if record is None:
@@ -261,10 +252,9 @@ def reconcile(folder: Path, db, echo: Callable[[str], None], retry_failed: bool 
             if row["state"] != "failed" or retry_failed:
                 todo.append(row)
         elif row["state"] != "done" or row["integrity"] != record["integrity"]["digest"]:
-            centroids, model = read_centroids(centroids_file(folder, row["report"]), row["sha256"])
-            why = model if centroids is None else None  # read_centroids gives the reason in its place
+            centroids, model, why = read_centroids(centroids_file(folder, row["report"]), row["sha256"])
             custody_log.append(folder, "report", examiner, custody_log.report_details(folder, row, record, None))
-            index.store_result(db, row["id"], record, centroids or {}, None if why else model, {})
+            index.store_result(db, row["id"], record, centroids or {}, model, {})
             speakers = record["analysis"].get("speakers")
             echo(f"found finished: {row['name']} (report written by an interrupted run"
                  + ("" if not speakers or centroids else
