@@ -204,6 +204,15 @@ class CAMPPlusEmbedding(Model):
     def __init__(self, weights_file: str | Path):
         super().__init__(sample_rate=ANALYSIS_RATE, num_channels=1)
         self.campplus = load_campplus(weights_file)
+        self._trunk_frames: dict[int, int] = {}
+
+    def trunk_frames(self, samples: int) -> int:
+        """How many frames the trunk gives for ``samples`` samples at 16 kHz (measured once per length)."""
+        if samples not in self._trunk_frames:
+            with torch.inference_mode():
+                probe = self.campplus.frames(self.compute_fbank(torch.zeros(1, 1, samples)))
+            self._trunk_frames[samples] = probe.shape[-1]
+        return self._trunk_frames[samples]
 
     @property
     def dimension(self) -> int:
@@ -262,8 +271,7 @@ def embed_chunks(embedding: CAMPPlusEmbedding, samples: torch.Tensor, chunk_star
     if hop <= 0:
         raise ValueError(f"chunks of {chunk_s} s do not fit in blocks of {BLOCK_S} s")
     block_len, chunk_len = int(round(BLOCK_S * rate)), int(round(chunk_s * rate))
-    with torch.inference_mode():
-        chunk_frames = embedding.campplus.frames(embedding.compute_fbank(torch.zeros(1, 1, chunk_len))).shape[-1]
+    chunk_frames = embedding.trunk_frames(chunk_len)
     blocks: dict[int, list[int]] = {}
     for i, start in enumerate(chunk_starts):
         blocks.setdefault(int(start // hop), []).append(i)
