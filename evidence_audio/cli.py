@@ -40,6 +40,11 @@ def _echo(*lines: str, err: bool = False) -> None:
 
 def _fail(message: str, code: int) -> None:
     _echo(f"evidence-audio: error: {message}", err=True)
+    pipeline = sys.modules.get("evidence_audio.pipeline")  # not imported: no analysis ran
+    if pipeline and pipeline.stages_still_running():  # a stage thread in native code: see there
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -89,7 +91,8 @@ def analyze(path: str | Path, settings: Settings, progress: Progress | None = No
 
 
 def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress | None = None,
-                       models: dict | None = None, centroids: dict | None = None) -> tuple[dict, np.ndarray]:
+                       models: dict | None = None, centroids: dict | None = None,
+                       side_by_side: bool | None = None) -> tuple[dict, np.ndarray]:
     """The sealed record, and the 16 kHz mono signal it describes (for the report's timeline figure).
 
     Every stage is called the same way, ``block, models_used = stage(samples, sample_rate, options)``;
@@ -100,8 +103,14 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
     loads its models into it once and reuses them; the analysis is the same as without it.
     ``centroids``, when given, receives each diarized speaker's embedding centroid
     (label -> float32 (dimension,); see ``speakers.diarize.Diarization.centroids``).
+    ``side_by_side``: run the transcription on this thread and the speakers, events and authenticity
+    stages on a second one at the same time (default: when the machine has more than one CPU core;
+    a caller that already runs one analysis per core passes False). The record is the same either way;
+    ``provenance.threads.stage_threads`` says which ran.
     """
     progress = progress or NoProgress()
+    if side_by_side is None:
+        side_by_side = (os.cpu_count() or 1) > 1
     check_media(path)  # a bad input fails here, in one line, before any stage is shown
     with progress.stage("decoding and hashing"):
         intake = take_in(path, settings.stream)
@@ -124,42 +133,141 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
     options = TranscriptionOptions(settings.engine, settings.model, settings.compute_type, settings.language,
                                    settings.languages, settings.translate, settings.speech_only)
     with progress.stage("transcription", total=len(samples) / rate, unit="s") as update:
+        # loaded before the other stages start: loading silero-vad touches torch's thread count
         loaded = _loaded(models, ("whisper", options.engine, options.model, options.compute_type), options.load)
-        record("transcript", *transcript_stage(samples, rate, options, loaded=loaded, progress=update))
-    if settings.diarize:
+        others = _Beside(_other_stages, side_by_side, samples, rate, intake, settings, progress, models, centroids)
+        try:
+            transcript = transcript_stage(samples, rate, options, loaded=loaded, progress=others.checked(update))
+        except BaseException as exc:
+            others.stop(wait=not isinstance(exc, KeyboardInterrupt))  # Ctrl-C ends at once (cli: os._exit)
+            raise
+    blocks = others.result()
+    provenance.stage_threads = 2 if side_by_side else 1
+    record("transcript", *transcript)  # in this order whichever stage ended first, as the record is the same
+    for name, (block, used) in blocks.items():
+        record(name, block, used)
+    if "speakers" in analysis:
         from .speakers.attribution import attribute_words
-        from .speakers.diarize import SpeakerOptions, speakers_stage
 
-        options = SpeakerOptions(settings.diarization_pipeline, settings.speaker_limits())
-        with progress.stage("speakers") as update:
-            loaded = _loaded(models, ("diarizer", options.pipeline), options.load)
-            record("speakers", *speakers_stage(samples, rate, options, loaded=loaded, progress=update,
-                                               centroids=centroids))
         analysis["transcript"] = attribute_words(analysis["transcript"], analysis["speakers"])
-    if settings.events:
+    if "events" in analysis:
         from .events.cues import find_cues
-        from .events.detector import EventOptions, events_stage
 
-        options = EventOptions()
-        with progress.stage("distress events"):
-            record("events", *events_stage(samples, rate, options, loaded=_loaded(models, ("distress",), options.load)))
         analysis["events"]["transcript_cues"] = find_cues(analysis["transcript"])
-    if settings.authenticity:
-        from .authenticity import AuthenticityOptions, authenticity_stage
-
-        with progress.stage("authenticity indicators"):
-            record("authenticity", *authenticity_stage(samples, rate, AuthenticityOptions(intake, native=False)))
     with progress.stage("re-hashing the input"):
         confirm_unchanged(intake)
     provenance.finished_utc = utc_now()
     return seal(build_record(evidence_block(intake), provenance.to_record(), analysis)), samples
 
 
+def _other_stages(samples: np.ndarray, rate: int, intake, settings: Settings, progress: Progress,
+                  models: dict | None, centroids: dict | None, stopped: threading.Event) -> dict[str, tuple]:
+    """The speakers, events and authenticity stages, one after another (those the settings ask for):
+    block name -> (block, models used). None of them needs the transcript; ``stopped`` set (the
+    transcription failed or was interrupted) ends them at their next progress report or stage."""
+    blocks: dict[str, tuple] = {}
+
+    def checked(update: Update) -> Update:
+        def report(*args, **kwargs):
+            if stopped.is_set():
+                raise _Stopped()
+            update(*args, **kwargs)
+        return report
+
+    if settings.diarize and not stopped.is_set():
+        from .speakers.diarize import SpeakerOptions, speakers_stage
+
+        options = SpeakerOptions(settings.diarization_pipeline, settings.speaker_limits())
+        with progress.stage("speakers") as update:
+            loaded = _loaded(models, ("diarizer", options.pipeline), options.load)
+            blocks["speakers"] = speakers_stage(samples, rate, options, loaded=loaded, progress=checked(update),
+                                                centroids=centroids)
+    if settings.events and not stopped.is_set():
+        from .events.detector import EventOptions, events_stage
+
+        options = EventOptions()
+        with progress.stage("distress events"):
+            blocks["events"] = events_stage(samples, rate, options, loaded=_loaded(models, ("distress",), options.load))
+    if settings.authenticity and not stopped.is_set():
+        from .authenticity import AuthenticityOptions, authenticity_stage
+
+        with progress.stage("authenticity indicators"):
+            blocks["authenticity"] = authenticity_stage(samples, rate, AuthenticityOptions(intake, native=False))
+    return blocks
+
+
+class _Stopped(Exception):
+    """Raised inside the other stages' thread when the transcription has failed: nothing to finish."""
+
+
+STAGES_THREAD = "evidence-audio stages"
+
+
+def stages_still_running() -> bool:
+    """Whether a thread of other stages is still running after its analysis was interrupted.
+
+    Such a thread is a daemon in native code (torch, CTranslate2): a process that then exits through
+    the interpreter's shutdown can abort in the native libraries' exit handlers, so the CLI leaves
+    with ``os._exit`` instead (its outputs are already removed or never made).
+    """
+    return any(thread.name == STAGES_THREAD and thread.is_alive() for thread in threading.enumerate())
+
+
+class _Beside:
+    """``work(*args, stopped)`` on a thread of its own (``side_by_side``) while the caller goes on, or
+    on the caller's thread when it asks for the result; :meth:`result` returns what it returned or
+    raises what it raised.
+
+    The thread is a daemon, so Ctrl-C does not wait for it. :meth:`stop` makes it end at its next
+    progress report or stage; :meth:`checked` wraps the caller's own progress reports so that the
+    other stages' error reaches the caller there, without waiting for the caller's stage to end.
+    Every stage fixes its own thread counts (CTranslate2's, torch's for diarization), so running
+    stages side by side changes their timing, not their results (``tests/test_pipeline_side_by_side.py``).
+    """
+
+    def __init__(self, work: Callable, side_by_side: bool, *args):
+        self._stopped = threading.Event()
+        self._outcome: dict = {}
+        self._work, self._args = work, args
+        self._thread = None
+        if side_by_side:
+            self._thread = threading.Thread(target=self._run, name=STAGES_THREAD, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._outcome["value"] = self._work(*self._args, self._stopped)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread by result()
+            self._outcome["error"] = exc
+
+    def stop(self, wait: bool) -> None:
+        """Tell the work to end; with ``wait``, return once it has."""
+        self._stopped.set()
+        if wait and self._thread is not None:
+            self._thread.join()
+
+    def checked(self, update: Update) -> Update:
+        """``update``, which first raises the work's error once the work has failed."""
+        def report(*args, **kwargs):
+            if "error" in self._outcome:
+                raise self._outcome["error"]
+            update(*args, **kwargs)
+        return report
+
+    def result(self):
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["value"]
+
+
 def _loaded(models: dict | None, key: tuple, load: Callable[[], object]):
-    """What ``load()`` returned for ``key`` when the caller keeps a ``models`` cache (loaded once);
-    None without a cache, so the stage loads its own models."""
+    """What ``load()`` returned for ``key``, loaded once when the caller keeps a ``models`` cache."""
     if models is None:
-        return None
+        return load()
     if key not in models:
         models[key] = load()
     return models[key]

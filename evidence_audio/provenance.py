@@ -38,15 +38,17 @@ def _package_versions() -> dict[str, str]:
     return found
 
 
-def _threads() -> dict[str, int | None]:
-    """CPU threads each numeric library ran with: float results can differ with the count."""
+def _threads(stage_threads: int) -> dict[str, int | None]:
+    """CPU threads each numeric library ran with: float results can differ with the count; and
+    ``stage_threads``, how many stages ran at once (2: the transcription beside the other stages, see
+    ``pipeline.analyze_with_audio``), which changes their timing, not their results."""
     import torch
 
     from .asr.faster import CPU_THREADS
     from .speakers.diarize import THREADS
 
     return {"logical_cpus": os.cpu_count(), "torch": torch.get_num_threads(), "ctranslate2": CPU_THREADS,
-            "diarization": THREADS}
+            "diarization": THREADS, "stage_threads": stage_threads}
 
 
 def _git_commit() -> str | None:
@@ -81,6 +83,7 @@ class Provenance:
     started_utc: str = field(default_factory=utc_now)
     finished_utc: str | None = None
     models: list[ModelUse] = field(default_factory=list)
+    stage_threads: int = 1
 
     def to_record(self) -> dict:
         block = {
@@ -88,7 +91,7 @@ class Provenance:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "machine": platform.machine(),
-            "threads": _threads(),
+            "threads": _threads(self.stage_threads),
             "packages": _package_versions(),
             "ffmpeg_libraries": {k: ".".join(map(str, v)) for k, v in sorted(av.library_versions.items())},
             "models": [m.to_record() for m in self.models],

@@ -183,7 +183,7 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
         if record is None:
             centroids: dict = {}
             record, samples = analyze_with_audio(path, Settings(**settings), progress=stages, models=models_cache(),
-                                                 centroids=centroids)
+                                                 centroids=centroids, side_by_side=False)  # one worker per core
             found = record["evidence"]["hashes"]["sha256"]
             if found != sha256:
                 raise InputError(f"file changed since it was added to the case (SHA-256 now {found}): {path}")
