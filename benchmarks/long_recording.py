@@ -34,12 +34,17 @@ EVAL = ROOT.parent / "shared" / "eval"
 
 
 class MemoryWatch:
-    """Peak resident memory (MiB) of this process per named stage, sampled in a thread."""
+    """Peak resident memory (MiB) of this process per named stage, sampled in a thread.
+
+    Stages can run at the same time (the pipeline runs the transcription beside the other stages):
+    each sample counts for every stage running then, so a stage's peak is the process's peak while
+    it ran, not what it alone allocated.
+    """
 
     def __init__(self, interval_s: float = 0.2):
         self.process = psutil.Process()
         self.interval_s = interval_s
-        self.stage = "start"
+        self.running: list[str] = ["start"]
         self.peaks: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
         self._stop = threading.Event()
@@ -48,18 +53,19 @@ class MemoryWatch:
     def _run(self) -> None:
         while not self._stop.is_set():
             rss = self.process.memory_info().rss / 2**20
-            self.peaks[self.stage] = max(self.peaks.get(self.stage, 0.0), rss)
+            for stage in list(self.running):
+                self.peaks[stage] = max(self.peaks.get(stage, 0.0), rss)
             self._stop.wait(self.interval_s)
 
     @contextmanager
     def watching(self, stage: str):
-        previous, self.stage = self.stage, stage
+        self.running.append(stage)
         begin = time.perf_counter()
         try:
             yield
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - begin
-            self.stage = previous
+            self.running.remove(stage)
 
     def __enter__(self):
         self._thread.start()

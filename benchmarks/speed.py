@@ -6,7 +6,10 @@ Stage times come from the analysis's own log lines (``evidence-audio: <stage> do
 
     .venv/bin/python benchmarks/speed.py                    # the 12 diar_pyannote_debug clips joined (6 min)
     .venv/bin/python benchmarks/speed.py --file REC.wav     # any recording
-    .venv/bin/python benchmarks/speed.py --only analysis    # a subset: analysis, openai, faster, batched
+    .venv/bin/python benchmarks/speed.py --only analysis    # a subset: analysis, sequential, openai, faster, batched
+
+"analysis" is the default run (the transcription beside the other stages on a machine with more
+than one core); "sequential" is the same analysis with ``--one-stage-at-a-time``.
 
 Peers, on the same weights (Whisper base): openai-whisper (fp32, beam 5, word times),
 faster-whisper (int8, beam 5, its own Silero VAD filter, word times) and faster-whisper's
@@ -85,7 +88,7 @@ def timed(argv: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, help="recording to measure on (default: the debug clips joined)")
-    parser.add_argument("--only", default="analysis,openai,faster,batched")
+    parser.add_argument("--only", default="analysis,sequential,openai,faster,batched")
     args = parser.parse_args()
     wanted = args.only.split(",")
     python = sys.executable
@@ -93,12 +96,15 @@ def main() -> None:
         path = args.file or joined_debug_clips(Path(folder))
         duration = soundfile.info(str(path)).duration
         rows = {}
-        if "analysis" in wanted:
-            run = timed([python, "-m", "evidence_audio.cli", "analyze", str(path), "-o", f"{folder}/report"])
+        for mode, flags, title in (("analysis", [], "evidence-audio analyze (everything)"),
+                                   ("sequential", ["--one-stage-at-a-time"], "the same, --one-stage-at-a-time")):
+            if mode not in wanted:
+                continue
+            run = timed([python, "-m", "evidence_audio.cli", "analyze", str(path), "-o", f"{folder}/{mode}", *flags])
             stages = {m.group(1): float(m.group(2)) for m in map(STAGE_LINE.match, run["stderr"].splitlines()) if m}
-            rows["evidence-audio analyze (everything)"] = run
+            rows[title] = run
             for stage, seconds in stages.items():
-                rows[f"- {stage}"] = {"wall_s": seconds, "peak_rss_mib": None, "exit": 0}
+                rows[f"- {stage} ({mode})"] = {"wall_s": seconds, "peak_rss_mib": None, "exit": 0}
         if "openai" in wanted:
             rows["openai-whisper alone (base fp32, beam 5, word times)"] = timed([python, "-c", OPENAI, str(path)])
         if "faster" in wanted:

@@ -158,6 +158,10 @@ def main() -> None:
 @click.option("--link-audio", metavar="PATH", callback=lambda ctx, param, value: _link_path(value),
               help="Instead of embedding, let report.html play the original recording from PATH, relative to "
                    "the report folder (e.g. ../recording.wav).")
+@click.option("--one-stage-at-a-time", is_flag=True,
+              help="Run the stages one after another. By default the transcription runs beside the other "
+                   "stages when the machine has more than one CPU core (faster; the same report). Use this "
+                   "when you run several analyses at once yourself.")
 @one_line_errors
 def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | None, examiner: str | None,
             quiet: bool, record_path: bool, formats: tuple[str, ...], diarize: bool, num_speakers: int | None, min_speakers: int | None,
@@ -165,7 +169,7 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
             engine: str, whisper_model: str, language: str | None, candidates: str | None, translate: bool, all_audio: bool,
             stream: int | None,
             sign_key: Path | None, passphrase_file: Path | None,
-            embed_audio: bool, link_audio: str | None) -> None:
+            embed_audio: bool, link_audio: str | None, one_stage_at_a_time: bool) -> None:
     """Analyse RECORDING and write a hashed report folder (with custody.jsonl; signed with --sign)."""
     from .pipeline import Settings, analyze_with_audio, write_report
     from .progress import for_stderr as progress_for_stderr
@@ -187,7 +191,8 @@ def analyze(recording: Path, output: Path | None, overwrite: bool, case: str | N
     out_dir = check_output_folder(output or default_output_folder(recording, "evidence"), [recording], overwrite)
     signer = _signer(sign_key, passphrase_file, examiner) if sign_key else None  # asked before the long part
     with progress_for_stderr(quiet) as progress:
-        record, samples = analyze_with_audio(recording, settings, progress)
+        record, samples = analyze_with_audio(recording, settings, progress,
+                                             side_by_side=False if one_stage_at_a_time else None)
         out = write_report(record, out_dir, overwrite=overwrite, samples=samples, formats=formats,
                            progress=progress, inputs=[recording], signer=signer)
     _echo(f"report: {out}", f"integrity sha256: {record['integrity']['digest']}")

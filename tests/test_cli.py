@@ -60,6 +60,7 @@ def test_report_is_complete_and_conforms_to_schema(analysed):
     threads = record["provenance"]["threads"]
     assert threads["ctranslate2"] == 4 and 1 <= threads["torch"] and threads["logical_cpus"] == os.cpu_count()
     assert threads["diarization"] == 1
+    assert threads["stage_threads"] == (2 if os.cpu_count() > 1 else 1)  # the transcription beside the rest
     assert record["evidence"]["audio"]["decoded_duration_s"] == pytest.approx(11.0, abs=0.01)
     for model in record["provenance"]["models"]:
         assert model["files"] and all(len(h) == 64 for h in model["files"].values())

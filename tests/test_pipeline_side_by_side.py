@@ -8,6 +8,7 @@ next boundary.
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -96,3 +97,16 @@ def test_side_by_side_by_default_only_with_more_than_one_core(monkeypatch, no_mo
         monkeypatch.setattr(pipeline.os, "cpu_count", lambda cores=cores: cores)
         record, _ = analyze_with_audio(EXAMPLES / "jfk.flac", Settings(diarize=False, events=False, authenticity=False))
         assert record["provenance"]["threads"]["stage_threads"] == expected
+
+
+def test_the_cli_runs_one_stage_at_a_time_when_asked(tmp_path):
+    from click.testing import CliRunner
+
+    from evidence_audio.cli import main
+
+    result = CliRunner().invoke(main, ["analyze", str(EXAMPLES / "jfk.flac"), "-o", str(tmp_path / "out"), "-q",
+                                       "--no-diarize", "--no-events", "--one-stage-at-a-time"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert record["provenance"]["threads"]["stage_threads"] == 1
+    assert "fellow Americans" in " ".join(s["text"] for s in record["analysis"]["transcript"]["segments"])
