@@ -42,8 +42,11 @@ def _fail(message: str, code: int) -> None:
     _echo(f"evidence-audio: error: {message}", err=True)
     pipeline = sys.modules.get("evidence_audio.pipeline")  # not imported: no analysis ran
     if pipeline and pipeline.stages_still_running():  # a stage thread in native code: see there
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                pass
         os._exit(code)
     sys.exit(code)
 

@@ -109,6 +109,8 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
     ``provenance.threads.stage_threads`` says which ran.
     """
     progress = progress or NoProgress()
+    for earlier in list(_RUNNING):  # stages of an interrupted earlier call may share the models cache
+        earlier.stop(wait=True)
     if side_by_side is None:
         side_by_side = (os.cpu_count() or 1) > 1
     check_media(path)  # a bad input fails here, in one line, before any stage is shown
@@ -137,7 +139,7 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
         loaded = _loaded(models, ("whisper", options.engine, options.model, options.compute_type), options.load)
         others = _Beside(_other_stages, side_by_side, samples, rate, intake, settings, progress, models, centroids)
         try:
-            transcript = transcript_stage(samples, rate, options, loaded=loaded, progress=others.checked(update))
+            transcript = transcript_stage(samples, rate, options, loaded=loaded, progress=update)
         except BaseException as exc:
             others.stop(wait=not isinstance(exc, KeyboardInterrupt))  # Ctrl-C ends at once (cli: os._exit)
             raise
@@ -210,7 +212,11 @@ def stages_still_running() -> bool:
     the interpreter's shutdown can abort in the native libraries' exit handlers, so the CLI leaves
     with ``os._exit`` instead (its outputs are already removed or never made).
     """
-    return any(thread.name == STAGES_THREAD and thread.is_alive() for thread in threading.enumerate())
+    return bool(_RUNNING)
+
+
+_RUNNING: set = set()  # the _Beside objects whose work has started and not ended (Thread.is_alive can
+# turn False early when KeyboardInterrupt hits Thread.join, on Python 3.11)
 
 
 class _Beside:
@@ -219,8 +225,8 @@ class _Beside:
     raises what it raised.
 
     The thread is a daemon, so Ctrl-C does not wait for it. :meth:`stop` makes it end at its next
-    progress report or stage; :meth:`checked` wraps the caller's own progress reports so that the
-    other stages' error reaches the caller there, without waiting for the caller's stage to end.
+    progress report or stage. Its error is raised only after the caller's own stage ended without
+    one, so the error (and exit code) reported is the one a run of one stage at a time reports.
     Every stage fixes its own thread counts (CTranslate2's, torch's for diarization), so running
     stages side by side changes their timing, not their results (``tests/test_pipeline_side_by_side.py``).
     """
@@ -235,10 +241,13 @@ class _Beside:
             self._thread.start()
 
     def _run(self) -> None:
+        _RUNNING.add(self)
         try:
             self._outcome["value"] = self._work(*self._args, self._stopped)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread by result()
             self._outcome["error"] = exc
+        finally:
+            _RUNNING.discard(self)
 
     def stop(self, wait: bool) -> None:
         """Tell the work to end; with ``wait``, return once it has."""
@@ -246,19 +255,15 @@ class _Beside:
         if wait and self._thread is not None:
             self._thread.join()
 
-    def checked(self, update: Update) -> Update:
-        """``update``, which first raises the work's error once the work has failed."""
-        def report(*args, **kwargs):
-            if "error" in self._outcome:
-                raise self._outcome["error"]
-            update(*args, **kwargs)
-        return report
-
     def result(self):
         if self._thread is None:
             self._run()
         else:
-            self._thread.join()
+            try:
+                self._thread.join()
+            except BaseException:  # Ctrl-C while waiting: the other stages end at their next report
+                self._stopped.set()
+                raise
         if "error" in self._outcome:
             raise self._outcome["error"]
         return self._outcome["value"]

@@ -56,7 +56,8 @@ class LogProgress:
 
     def _line(self, text: str) -> None:
         stream = self.stream or sys.stderr
-        print(f"evidence-audio: {text}", file=stream, flush=True)
+        stream.write(f"evidence-audio: {text}\n")  # one write: two stages' lines never mix
+        stream.flush()
 
     @contextlib.contextmanager
     def stage(self, name: str, total: float | None = None, unit: str = "") -> Iterator[Update]:
