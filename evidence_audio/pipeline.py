@@ -122,6 +122,7 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
         settings=settings.to_record(),
         case=settings.case,
         examiner=settings.examiner,
+        stage_threads=2 if side_by_side else 1,
     )
     samples, rate = intake.audio.samples, intake.audio.sample_rate
     analysis: Analysis = {}
@@ -144,7 +145,6 @@ def analyze_with_audio(path: str | Path, settings: Settings, progress: Progress 
             others.stop(wait=not isinstance(exc, KeyboardInterrupt))  # Ctrl-C ends at once (cli: os._exit)
             raise
     blocks = others.result()
-    provenance.stage_threads = 2 if side_by_side else 1
     record("transcript", *transcript)  # in this order whichever stage ended first, as the record is the same
     for name, (block, used) in blocks.items():
         record(name, block, used)
@@ -215,8 +215,8 @@ def stages_still_running() -> bool:
     return bool(_RUNNING)
 
 
-_RUNNING: set = set()  # the _Beside objects whose work has started and not ended (Thread.is_alive can
-# turn False early when KeyboardInterrupt hits Thread.join, on Python 3.11)
+_RUNNING: set = set()  # the _Beside objects whose thread was started and has not ended (Thread.is_alive
+# can turn False early when KeyboardInterrupt hits Thread.join, on Python 3.11)
 
 
 class _Beside:
@@ -238,10 +238,10 @@ class _Beside:
         self._thread = None
         if side_by_side:
             self._thread = threading.Thread(target=self._run, name=STAGES_THREAD, daemon=True)
+            _RUNNING.add(self)  # before the start: an error on the caller's thread may come first
             self._thread.start()
 
     def _run(self) -> None:
-        _RUNNING.add(self)
         try:
             self._outcome["value"] = self._work(*self._args, self._stopped)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread by result()

@@ -84,9 +84,10 @@ def test_a_failed_transcription_stops_the_other_stages(monkeypatch, no_models):
         analyze_with_audio(EXAMPLES / "jfk.flac", Settings(authenticity=False), side_by_side=True)
     release.set()
     for thread in threading.enumerate():
-        if thread.name == "evidence-audio stages":
+        if thread.name == pipeline.STAGES_THREAD:
             thread.join(30)
     assert events_ran == []  # the events stage never started after the transcription failed
+    assert not pipeline.stages_still_running()
 
 
 def test_side_by_side_by_default_only_with_more_than_one_core(monkeypatch, no_models):
