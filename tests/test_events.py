@@ -158,6 +158,19 @@ def test_scream_is_found_and_speech_is_not(detector, shared_eval):
     assert not [e for e in detector.detect(speech) if e.label in ("scream", "cry")]
 
 
+@pytest.mark.parametrize("seconds", [0.5, 30.0, 61.3, 95.0])
+def test_pooling_chunk_by_chunk_gives_the_vectors_of_all_steps_at_once(detector, seconds):
+    # embed keeps only the steps open windows need; the vectors must be those of every step at once,
+    # bit for bit, on either side of a chunk edge and for a recording shorter than one chunk.
+    jfk = decode_file(EXAMPLES / "jfk.flac").samples
+    samples = np.tile(jfk, 10)[: int(seconds * 16000)].astype(np.float32)
+    whole = frames.pool(frames.encoder_steps(detector.encoder, samples), samples)
+    streamed = frames.embed(detector.encoder, samples)
+    for name in ("starts", "ends", "vectors", "level_db"):
+        assert np.array_equal(getattr(whole, name), getattr(streamed, name)), name
+    assert streamed.vectors.shape == (len(frames.frame_windows(seconds)), 512)
+
+
 def test_events_block_is_deterministic_and_fits_the_schema(detector, shared_eval):
     # A 20 s scene: JFK speech, then a real infant cry from the evaluation set.
     jfk = decode_file(EXAMPLES / "jfk.flac").samples
