@@ -85,6 +85,26 @@ def test_long_recordings_are_examined_a_block_at_a_time_with_the_same_result(mon
     assert whole[1]["detected"] and {c["kind"] for c in whole[0]["candidates"]} >= {"dc_jump", "digital_zero_run"}
 
 
+@pytest.mark.parametrize("examine", [discontinuity.background_jumps, lambda x: enf.examine(x, RATE)],
+                         ids=["background", "mains hum"])
+def test_memory_of_the_signal_indicators_hardly_grows_with_length(speech, examine):
+    """Ten more minutes of audio (38 MB of signal) may add a few values per frame, never the
+    spectrogram: before blockwise traces and jumps, 30 more minutes cost these two 75-90 MB each."""
+    import tracemalloc
+
+    def peak_bytes(minutes: int) -> int:
+        signal = np.resize(speech, minutes * 60 * RATE)
+        tracemalloc.start()
+        try:
+            examine(signal)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    peak_bytes(1)  # caches (mel filters, FFT plans) are made once, outside the comparison
+    assert peak_bytes(40) - peak_bytes(10) < 30 * 2**20
+
+
 def test_synthetic_50_hz_hum_is_traced(speech):
     t = np.arange(len(speech)) / RATE
     wander = 50.0 + 0.03 * np.sin(2 * np.pi * t / 10.0)  # the grid drifting by +-30 mHz

@@ -84,29 +84,27 @@ def _side_quantile(values: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray
     return before, after
 
 
-def band_power(samples: np.ndarray) -> np.ndarray:
-    """16-band mel power of centred 20 ms frames every 10 ms (librosa's centred STFT, zero-padded),
-    computed a block at a time: (frames, 16)."""
-    frames = 1 + len(samples) // HOP
-    per_block = int(BLOCK_S * ANALYSIS_RATE) // HOP
-    pieces = []
-    for first in range(0, frames, per_block):
-        count = min(per_block, frames - first)
-        begin, end = first * HOP - FRAME // 2, (first + count - 1) * HOP + FRAME // 2
-        piece = samples[max(begin, 0):min(end, len(samples))]
-        piece = np.pad(piece, (max(0, -begin), max(0, end - len(samples))))
-        pieces.append(librosa.feature.melspectrogram(y=piece, sr=ANALYSIS_RATE, n_fft=FRAME, hop_length=HOP,
-                                                     n_mels=16, fmin=60.0, fmax=7600.0, center=False).T)
-    return np.concatenate(pieces)
+def band_power(samples: np.ndarray, first: int, count: int) -> np.ndarray:
+    """16-band mel power of ``count`` centred 20 ms frames every 10 ms from frame ``first``
+    (librosa's centred STFT, zero-padded at the recording's ends): float32, (count, 16)."""
+    begin, end = first * HOP - FRAME // 2, (first + count - 1) * HOP + FRAME // 2
+    piece = samples[max(begin, 0):min(end, len(samples))]
+    piece = np.pad(piece, (max(0, -begin), max(0, end - len(samples))))
+    return librosa.feature.melspectrogram(y=piece, sr=ANALYSIS_RATE, n_fft=FRAME, hop_length=HOP,
+                                          n_mels=16, fmin=60.0, fmax=7600.0, center=False).T
 
 
-def background_jumps(samples: np.ndarray) -> list[dict]:
-    """Points where the background (quietest frames) changes level or spectral shape."""
-    mel = band_power(samples)
+def _background_block(samples: np.ndarray, frames: int, start: int, end: int) -> tuple[np.ndarray, ...]:
+    """Noise-floor jump, background-spectrum jump and the background level before and after (dB) of
+    frames start..end, from their mel power with SIDE_FRAMES of margin each side: each side's
+    percentile window (SIDE_FRAMES wide) sits up to SIDE_FRAMES / 2 away, so the margin holds all it
+    reads and a block's values are those of one pass over the whole recording."""
+    low, high = max(0, start - SIDE_FRAMES), min(frames, end + SIDE_FRAMES)
+    mel = band_power(samples, low, high - low)
     bands_db = 10.0 * np.log10(mel + 1e-12)
     level_db = 10.0 * np.log10(mel.sum(axis=1) + 1e-12)
-    valid = np.zeros(len(level_db), dtype=bool)
-    valid[SIDE_FRAMES // 3: len(valid) - SIDE_FRAMES // 3] = True  # at least 1 s on each side
+    index = np.arange(low, high)
+    valid = (index >= SIDE_FRAMES // 3) & (index < frames - SIDE_FRAMES // 3)  # at least 1 s on each side
     before, after = _side_quantile(level_db, QUIET_PERCENTILE)
     typical_before, typical_after = _side_quantile(level_db, 50)
     # where the typical level moves more than the quietest frames, activity changed (speech
@@ -114,16 +112,32 @@ def background_jumps(samples: np.ndarray) -> list[dict]:
     activity = np.abs(typical_after - typical_before) - np.abs(after - before) > ACTIVITY_MARGIN_DB
     valid &= ~activity
     floor_jump = np.where(valid, np.abs(after - before), 0.0)
-    candidates = []
-    for i in _peaks(floor_jump, FLOOR_JUMP_DB, int(MIN_SEPARATION_S / (HOP / ANALYSIS_RATE))):
-        candidates.append({"time": seconds(i * HOP / ANALYSIS_RATE), "kind": "noise_floor_jump",
-                           "strength": score(floor_jump[i]), "unit": "dB",
-                           "detail": f"background level {before[i]:.1f} dB before, {after[i]:.1f} dB after"})
     sides = [_side_quantile(bands_db[:, b], QUIET_PERCENTILE) for b in range(bands_db.shape[1])]
     shape_b, shape_a = (np.stack([side[k] for side in sides], 1) for k in (0, 1))
     diff = (shape_a - shape_a.mean(1, keepdims=True)) - (shape_b - shape_b.mean(1, keepdims=True))
     spectrum_jump = np.where(valid, np.sqrt(np.mean(diff ** 2, axis=1)), 0.0)
-    for i in _peaks(spectrum_jump, SPECTRUM_JUMP_DB, int(MIN_SEPARATION_S / (HOP / ANALYSIS_RATE))):
+    keep = slice(start - low, end - low)
+    return floor_jump[keep], spectrum_jump[keep], before[keep], after[keep]
+
+
+def background_jumps(samples: np.ndarray) -> list[dict]:
+    """Points where the background (quietest frames) changes level or spectral shape.
+
+    Examined BLOCK_S at a time: memory holds a block's mel bands and four values per frame
+    (about 23 MB for 4 hours), not the whole recording's bands.
+    """
+    frames = 1 + len(samples) // HOP
+    blocks = [_background_block(samples, frames, start, end)
+              for start, end, _, _ in _blocks(frames, int(BLOCK_S * ANALYSIS_RATE) // HOP, 0)]
+    floor_jump, spectrum_jump, before, after = (np.concatenate(column) for column in zip(*blocks))
+    del blocks
+    separation = int(MIN_SEPARATION_S / (HOP / ANALYSIS_RATE))
+    candidates = []
+    for i in _peaks(floor_jump, FLOOR_JUMP_DB, separation):
+        candidates.append({"time": seconds(i * HOP / ANALYSIS_RATE), "kind": "noise_floor_jump",
+                           "strength": score(floor_jump[i]), "unit": "dB",
+                           "detail": f"background level {before[i]:.1f} dB before, {after[i]:.1f} dB after"})
+    for i in _peaks(spectrum_jump, SPECTRUM_JUMP_DB, separation):
         candidates.append({"time": seconds(i * HOP / ANALYSIS_RATE), "kind": "background_spectrum_jump",
                            "strength": score(spectrum_jump[i]), "unit": "dB (RMS over 16 bands, level removed)",
                            "detail": "the colour of the background noise changes"})

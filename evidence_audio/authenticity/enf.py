@@ -78,25 +78,27 @@ class ENF:
 
 
 def _decimated(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The signal at RATE, resampled a block at a time (each block with margins wider than the
-    filter, cut on the output grid, so the result is that of one pass over the whole signal)."""
+    """The signal at RATE (float64), resampled a block at a time (each block with margins wider than
+    the filter, cut on the output grid, so the result is that of one pass over the whole signal)."""
     from scipy.signal import resample_poly  # scipy loaded when a recording is examined, not on import
 
     up, down = RATE // gcd(RATE, sample_rate), sample_rate // gcd(RATE, sample_rate)
     step, margin = down * RATE * DECIMATE_BLOCK_S, down * 64  # 64 output samples of margin each side
     if len(samples) <= step + 2 * margin or up != 1:
         return resample_poly(samples.astype(np.float64), up, down)
-    pieces = []
+    out = np.empty(-(-len(samples) // down), dtype=np.float64)  # filled in place: no second copy to join
     for start in range(0, len(samples), step):
         low, high = max(0, start - margin), min(len(samples), start + step + margin)
         y = resample_poly(samples[low:high].astype(np.float64), up, down)
-        skip = (start - low) // down
-        pieces.append(y[skip:skip + -(-(min(start + step, len(samples)) - start) // down)])
-    return np.concatenate(pieces)
+        skip, count = (start - low) // down, -(-(min(start + step, len(samples)) - start) // down)
+        out[start // down:start // down + count] = y[skip:skip + count]
+    return out
 
 
-def _spectrogram(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Power (bins up to TOP_HZ, frames) of 4 s windows every second, BLOCK_FRAMES frames at a time."""
+def _power_blocks(samples: np.ndarray, sample_rate: int):
+    """Frequencies (Hz, bins up to TOP_HZ), frame centre times (s) and an iterator over the power
+    spectrogram of 4 s windows every second, BLOCK_FRAMES frames (columns) at a time: (bins, count)
+    float64 each, so only one block of the spectrogram is ever held."""
     from scipy.signal import stft
 
     x = _decimated(samples, sample_rate)
@@ -106,18 +108,20 @@ def _spectrogram(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.
     frames = 1 + (len(x) - window) // hop
     freqs = np.fft.rfftfreq(NFFT, 1 / RATE)
     kept = int(np.searchsorted(freqs, TOP_HZ, side="right"))
-    power = np.empty((kept, frames), dtype=np.float64)
-    for first in range(0, frames, BLOCK_FRAMES):
-        count = min(BLOCK_FRAMES, frames - first)
-        piece = x[first * hop:(first + count - 1) * hop + window]
-        _, _, z = stft(piece, fs=RATE, window="hann", nperseg=window, noverlap=window - hop, nfft=NFFT,
-                       boundary=None, padded=False)
-        power[:, first:first + count] = np.abs(z[:kept]) ** 2
+
+    def blocks():
+        for first in range(0, frames, BLOCK_FRAMES):
+            count = min(BLOCK_FRAMES, frames - first)
+            piece = x[first * hop:(first + count - 1) * hop + window]
+            _, _, z = stft(piece, fs=RATE, window="hann", nperseg=window, noverlap=window - hop, nfft=NFFT,
+                           boundary=None, padded=False)
+            yield np.abs(z[:kept]) ** 2
+
     times = (np.arange(frames) * hop + window / 2) / RATE
-    return freqs[:kept], times, power
+    return freqs[:kept], times, blocks()
 
 
-def _trace(freqs, times, power, centre: float):
+def _trace(freqs, power, centre: float):
     """Peak frequency near centre in each frame (parabolic interpolation) and its strength in dB."""
     band = np.flatnonzero(np.abs(freqs - centre) <= SEARCH_HZ)
     offset = np.abs(freqs - centre)
@@ -134,22 +138,27 @@ def _trace(freqs, times, power, centre: float):
 
 
 def examine(samples: np.ndarray, sample_rate: int, nominal_hz: int | None = None) -> ENF:
-    """Extract the ENF trace; with nominal_hz None, choose 50 or 60 Hz by strength."""
-    freqs, times, power = _spectrogram(samples, sample_rate)
-    candidates = [nominal_hz] if nominal_hz else list(NOMINAL_HZ)
+    """Extract the ENF trace; with nominal_hz None, choose 50 or 60 Hz by strength.
+
+    Each frame's peak and strength come from that frame's spectrum alone, so they are found a block
+    of frames at a time (memory: one block, about 80 MB, and a few values per second of audio).
+    """
+    freqs, times, power_blocks = _power_blocks(samples, sample_rate)
+    centres = [(nominal, harmonic) for nominal in ([nominal_hz] if nominal_hz else list(NOMINAL_HZ))
+               for harmonic in (1, 2, 3) if nominal * harmonic + NOISE_HZ[1] < RATE / 2]
+    traces: dict[tuple[int, int], list] = {centre: [] for centre in centres}
+    for power in power_blocks:
+        for nominal, harmonic in centres:
+            traces[nominal, harmonic].append(_trace(freqs, power, nominal * harmonic))
     best = None
     strengths = {}
-    for nominal in candidates:
-        for harmonic in (1, 2, 3):
-            centre = nominal * harmonic
-            if centre + NOISE_HZ[1] >= RATE / 2:
-                continue
-            frequency, strength = _trace(freqs, times, power, centre)
-            median = float(np.median(strength))
-            strengths[str(nominal)] = round(max(median, strengths.get(str(nominal), -np.inf)), 2)
-            steady = float(np.std(frequency / harmonic)) <= STEADY_HZ
-            if steady and (best is None or median > best[0]):
-                best = (median, nominal, harmonic, frequency / harmonic, strength)
+    for nominal, harmonic in centres:
+        frequency, strength = (np.concatenate(part) for part in zip(*traces[nominal, harmonic]))
+        median = float(np.median(strength))
+        strengths[str(nominal)] = round(max(median, strengths.get(str(nominal), -np.inf)), 2)
+        steady = float(np.std(frequency / harmonic)) <= STEADY_HZ
+        if steady and (best is None or median > best[0]):
+            best = (median, nominal, harmonic, frequency / harmonic, strength)
     detected = best is not None and best[0] >= DETECTED_DB
     if not detected:
         return ENF(nominal_hz=None, harmonic=0, strength_db=strengths, detected=False, times=list(times))
