@@ -7,6 +7,7 @@ samples the process's resident memory every 0.2 s and keeps the peak of each sta
 
     .venv/bin/python benchmarks/long_recording.py --minutes 30
     .venv/bin/python benchmarks/long_recording.py --minutes 240 --intake-only   # decoding and hashing alone
+    .venv/bin/python benchmarks/long_recording.py --minutes 60 --one-stage-at-a-time  # each stage's own peak
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--intake-only", action="store_true",
                         help="Only decode and hash (take_in): its wall time and peak memory.")
+    parser.add_argument("--one-stage-at-a-time", action="store_true",
+                        help="Run the stages in turn (the CLI's --one-stage-at-a-time), so each stage's "
+                             "peak memory is its own, not shared with the transcription running beside it.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="long-recording-") as folder:
         path = build_recording(args.minutes, Path(folder))
@@ -132,7 +136,8 @@ def main() -> None:
         with MemoryWatch() as watch:
             timed_stages(watch)
             with watch.watching("analysis"):
-                record, samples = pipeline.analyze_with_audio(path, pipeline.Settings())
+                record, samples = pipeline.analyze_with_audio(path, pipeline.Settings(),
+                                                             side_by_side=not args.one_stage_at_a_time)
             try:  # the analysis figures are printed even when writing the reports fails
                 with watch.watching("report files"):
                     pipeline.write_report(record, Path(folder) / "report", samples=samples)
@@ -142,6 +147,7 @@ def main() -> None:
     audio_s = args.minutes * 60
     print(json.dumps({
         "minutes": args.minutes,
+        "stages": "one at a time" if args.one_stage_at_a_time else "side by side",
         "report_files_error": report_error,
         "speakers_found": len(record["analysis"].get("speakers", {}).get("labels", [])),
         "segments": len(record["analysis"].get("transcript", {}).get("segments", [])),
