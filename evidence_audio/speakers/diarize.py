@@ -30,7 +30,7 @@ import torch
 from pyannote.audio import Model, Pipeline
 from pyannote.audio.core.plda import PLDA
 from pyannote.audio.pipelines import SpeakerDiarization
-from pyannote.core import Annotation, Segment
+from pyannote.core import Annotation, Segment, SlidingWindowFeature
 
 from .. import models
 from .clustering import MAX_LINKAGE, BoundedAgglomerativeClustering
@@ -138,6 +138,24 @@ class BlockEmbeddingDiarization(SpeakerDiarization):
         progress = (lambda done, total: hook("embeddings", None, total=total, completed=done)) if hook else None
         return embed_chunks(self.campplus, samples, starts, binary_segmentations.sliding_window.duration,
                             torch.from_numpy(masks), progress).numpy()
+
+    def reconstruct(self, segmentations: SlidingWindowFeature, hard_clusters: np.ndarray,
+                    count: SlidingWindowFeature) -> SlidingWindowFeature:
+        """pyannote's ``SpeakerDiarization.reconstruct`` (each chunk's local speakers put in their
+        clusters' columns, then ``to_diarization``), holding the clustered segmentations in the
+        segmentation's own dtype (float32, so every value is kept exactly) instead of pyannote's
+        float64: 0.7 GB instead of 1.4 GB for 4 hours and 20 speakers, the largest array of a long
+        analysis. The result is the same: ``Inference.aggregate`` multiplies each score by float64
+        windows either way.
+        """
+        num_chunks, num_frames, _ = segmentations.data.shape
+        clustered = np.full((num_chunks, num_frames, np.max(hard_clusters) + 1), np.nan,
+                            dtype=np.result_type(segmentations.data.dtype, np.float32))
+        for c, (cluster, (_, segmentation)) in enumerate(zip(hard_clusters, segmentations)):
+            for k in np.unique(cluster):
+                if k != -2:  # -2: a local speaker that is not active in the chunk
+                    clustered[c, :, k] = np.max(segmentation[:, cluster == k], axis=1)
+        return self.to_diarization(SlidingWindowFeature(clustered, segmentations.sliding_window), count)
 
 
 def build_default() -> Diarizer:
