@@ -11,6 +11,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from . import custody, signing
+from .heap import trim_heap
 from .intake import check_media, confirm_unchanged, take_in
 from .provenance import Provenance, utc_now
 from .report.blocks import Analysis
@@ -184,12 +185,14 @@ def _other_stages(samples: np.ndarray, rate: int, intake, settings: Settings, pr
             loaded = _loaded(models, ("diarizer", options.pipeline), options.load)
             blocks["speakers"] = speakers_stage(samples, rate, options, loaded=loaded, progress=checked(update),
                                                 centroids=centroids)
+        trim_heap()  # pyannote's per-window arrays, freed, go back before the events encoder allocates
     if settings.events and not stopped.is_set():
         from .events.detector import EventOptions, events_stage
 
         options = EventOptions()
         with progress.stage("distress events"):
             blocks["events"] = events_stage(samples, rate, options, loaded=_loaded(models, ("distress",), options.load))
+        trim_heap()
     if settings.authenticity and not stopped.is_set():
         from .authenticity import AuthenticityOptions, authenticity_stage
 

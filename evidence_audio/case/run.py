@@ -15,7 +15,6 @@ killed run leaves at most hidden ``.<name>.partial-*`` staging folders, which th
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import json
 import logging
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import EvidenceError, InputError, OutputError
+from ..heap import trim_heap
 from . import case_settings, custody_log, index, write_atomic
 
 _MODELS: dict[int, dict] = {}  # per worker process: a models cache for each thread that runs tasks
@@ -199,14 +199,6 @@ def analyse_one(path: str, sha256: str, out_dir: str, settings: dict, formats: t
     return {**facts, "record": record, "analysis_s": round(time.perf_counter() - started, 3),
             "peak_memory_mb": stages.peak_mb(), "peak_memory_by_stage_mb": stages.peaks,
             "memory_after_mb": stages._vm("VmRSS")}
-
-
-def trim_heap() -> None:
-    """Give the heap memory already freed back to the system (glibc's malloc_trim; nothing elsewhere)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def release_memory() -> None:
