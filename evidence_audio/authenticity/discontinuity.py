@@ -94,12 +94,13 @@ def band_power(samples: np.ndarray, first: int, count: int) -> np.ndarray:
                                           n_mels=16, fmin=60.0, fmax=7600.0, center=False).T
 
 
-def _background_block(samples: np.ndarray, frames: int, start: int, end: int) -> tuple[np.ndarray, ...]:
+def _background_block(samples: np.ndarray, frames: int, start: int, end: int, low: int,
+                      high: int) -> tuple[np.ndarray, ...]:
     """Noise-floor jump, background-spectrum jump and the background level before and after (dB) of
-    frames start..end, from their mel power with SIDE_FRAMES of margin each side: each side's
-    percentile window (SIDE_FRAMES wide) sits up to SIDE_FRAMES / 2 away, so the margin holds all it
-    reads and a block's values are those of one pass over the whole recording."""
-    low, high = max(0, start - SIDE_FRAMES), min(frames, end + SIDE_FRAMES)
+    frames start..end, from the mel power of frames low..high (SIDE_FRAMES of margin each side, as
+    ``_blocks`` gives them): each side's percentile window (SIDE_FRAMES wide) sits up to
+    SIDE_FRAMES / 2 away, so the margin holds all it reads and a block's values are those of one pass
+    over the whole recording."""
     mel = band_power(samples, low, high - low)
     bands_db = 10.0 * np.log10(mel + 1e-12)
     level_db = 10.0 * np.log10(mel.sum(axis=1) + 1e-12)
@@ -127,8 +128,8 @@ def background_jumps(samples: np.ndarray) -> list[dict]:
     (about 23 MB for 4 hours), not the whole recording's bands.
     """
     frames = 1 + len(samples) // HOP
-    blocks = [_background_block(samples, frames, start, end)
-              for start, end, _, _ in _blocks(frames, int(BLOCK_S * ANALYSIS_RATE) // HOP, 0)]
+    blocks = [_background_block(samples, frames, *block)
+              for block in _blocks(frames, int(BLOCK_S * ANALYSIS_RATE) // HOP, SIDE_FRAMES)]
     floor_jump, spectrum_jump, before, after = (np.concatenate(column) for column in zip(*blocks))
     del blocks
     separation = int(MIN_SEPARATION_S / (HOP / ANALYSIS_RATE))
