@@ -139,9 +139,18 @@ def test_conversion_is_byte_deterministic_and_matches_the_manifest():
 
 
 def test_forced_language_is_recorded(faster):
+    """A forced language is recorded, an unknown code refused; the code is checked without a 30 s
+    encoder pass of its own: the one speech region takes one pass, its decode."""
     engine, vad, used = faster
     samples = decode_file(eval_file("asr_en_misc/pisets_test_sound_en.wav")).samples
-    forced = transcribe(engine, used[0].name, vad, samples, language="en")
+    passes = []
+    encode = engine.model.encode
+    engine.model.encode = lambda *a, **k: passes.append(1) or encode(*a, **k)
+    try:
+        forced = transcribe(engine, used[0].name, vad, samples, language="en")
+    finally:
+        engine.model.encode = encode
+    assert len(forced.speech_regions) == 1 and len(passes) == 1
     assert forced.language.forced and forced.language.code == "en"
     assert words_of(" ".join(s.text for s in forced.segments)) == ["neural", "networks", "are", "good"]
     with pytest.raises(EvidenceError, match="unknown language code"):

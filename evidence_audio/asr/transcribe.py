@@ -117,7 +117,9 @@ def language_spans(engine: WhisperEngine, samples: np.ndarray, clips: list[Inter
             raise EvidenceError(f"this model is English-only; cannot decode language {forced or candidates!r}")
         return [LanguageSpan(s, e, "en", 1.0, [("en", 1.0)]) for s, e in clips]
     if forced:
-        restrict(engine.detect_language(samples[:ANALYSIS_RATE]), [forced])  # checks the code
+        from whisper.tokenizer import LANGUAGES  # every multilingual Whisper's codes (faster-whisper's are the same)
+
+        restrict([(code, 1.0) for code in LANGUAGES], [forced])  # checks the code, without an encoder pass
         return [LanguageSpan(s, e, forced, None, [(forced, 1.0)]) for s, e in clips]
     spans = []
     for start, end in windows(clips):
