@@ -171,6 +171,25 @@ def test_pooling_chunk_by_chunk_gives_the_vectors_of_all_steps_at_once(detector,
     assert streamed.vectors.shape == (len(frames.frame_windows(seconds)), 512)
 
 
+def test_a_recording_just_short_of_a_multiple_of_30_s_is_encoded_whole(detector):
+    """959,900 samples (59.99 s): rounding the inner chunk edge down to a 20 ms step left a last
+    chunk of 30.01 s, which made the events stage fail ("index can't contain negative values") and
+    with it the whole analysis; such a length gets one chunk more. Every chunk of every length up to
+    3 minutes fits in 30 s and starts on a 20 ms step, and lengths that always fitted keep their chunks."""
+    limit, step = 480000, 320
+    for n in range(1, 3 * limit + 1, 97):
+        edges = frames.chunk_edges(n)
+        assert edges[0] == 0 and edges[-1] == n and np.diff(edges).max() <= limit
+        assert all(edge % step == 0 for edge in edges[1:-1])
+        plain = (np.linspace(0, n, len(edges)).round().astype(int) // step) * step
+        assert np.array_equal(edges[:-1], plain[:-1]) or n - plain[-2] > limit
+    jfk = decode_file(EXAMPLES / "jfk.flac").samples
+    samples = np.tile(jfk, 6)[:959900].astype(np.float32)
+    assert len(frames.chunk_edges(len(samples))) == 4
+    found = frames.embed(detector.encoder, samples)
+    assert found.vectors.shape == (len(frames.frame_windows(59.99)), 512) and np.isfinite(found.vectors).all()
+
+
 def test_events_block_is_deterministic_and_fits_the_schema(detector, shared_eval):
     # A 20 s scene: JFK speech, then a real infant cry from the evaluation set.
     jfk = decode_file(EXAMPLES / "jfk.flac").samples

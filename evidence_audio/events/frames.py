@@ -58,14 +58,21 @@ def chunk_edges(n_samples: int) -> np.ndarray:
     """Sample edges of the equal encoder chunks (at most CHUNK_S each) of a recording.
 
     Each chunk is rounded to whole 20 ms steps so step i always starts at i * 20 ms; the last edge
-    is ``n_samples``. int64, shape (n_chunks + 1,).
+    is ``n_samples``. Rounding the inner edges down lengthens the last chunk by up to one step less
+    a sample per chunk: for a recording up to that much shorter than a multiple of 30 s (959,900
+    samples, 59.99 s) the last chunk would pass 30 s, which the encoder cannot take, so such a
+    recording gets one chunk more. int64, shape (n_chunks + 1,).
     """
-    n_chunks = max(1, math.ceil(n_samples / (CHUNK_S * SAMPLE_RATE)))
-    edges = np.linspace(0, n_samples, n_chunks + 1).round().astype(int)
+    limit = int(CHUNK_S * SAMPLE_RATE)
     step = int(ENCODER_STEP_S * SAMPLE_RATE)
-    edges = (edges // step) * step
-    edges[-1] = n_samples
-    return edges
+    n_chunks = max(1, math.ceil(n_samples / limit))
+    while True:
+        edges = np.linspace(0, n_samples, n_chunks + 1).round().astype(int)
+        edges = (edges // step) * step
+        edges[-1] = n_samples
+        if np.diff(edges).max() <= limit:
+            return edges
+        n_chunks += 1
 
 
 def encoder_steps(encoder: WhisperEncoder, samples: np.ndarray) -> np.ndarray:
