@@ -58,7 +58,7 @@ def test_report_is_complete_and_conforms_to_schema(analysed):
     assert record["provenance"]["examiner"] == "A. Examiner"
     assert record["provenance"]["tool"]["name"] == "evidence-audio"
     threads = record["provenance"]["threads"]
-    assert threads["ctranslate2"] == 4 and 1 <= threads["torch"] and threads["logical_cpus"] == os.cpu_count()
+    assert threads["ctranslate2"] == 2 and 1 <= threads["torch"] and threads["logical_cpus"] == os.cpu_count()
     assert threads["diarization"] == 1
     assert threads["stage_threads"] == (2 if os.cpu_count() > 1 else 1)  # the transcription beside the rest
     assert record["evidence"]["audio"]["decoded_duration_s"] == pytest.approx(11.0, abs=0.01)

@@ -12,9 +12,13 @@ from .decoding import Decoding
 from .transcript import Segment, Word
 
 N_SAMPLES = 30 * ANALYSIS_RATE
-# CTranslate2's own default, fixed so that OMP_NUM_THREADS cannot change the words: int8 results
-# differ slightly with the thread count (NOIZEUS car 10 dB: WER 21.6 % on 2 threads, 23.3 % on 1).
-CPU_THREADS = 4
+# Fixed, so that neither OMP_NUM_THREADS nor the machine can change the words: int8 results can
+# differ with the thread count (NOIZEUS car 10 dB: WER 21.6 % on 2 threads, 23.3 % on 1; 2 and 4 gave
+# the same figures on every set of benchmarks/asr.py and mixed_language.py on 2026-12-06). Two, not
+# CTranslate2's default of 4: on 2 cores, 4 threads beside the other stages' made the whole analysis
+# of the 6-minute file take 65-69 s instead of 51 s, and 80 s instead of 72 s one stage at a time
+# (benchmarks/speed.py; docs/transcription_speed.md).
+CPU_THREADS = 2
 
 
 class FasterWhisper:
