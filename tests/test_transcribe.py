@@ -7,6 +7,7 @@ Slow parts (model loading) are shared per module; the evaluation clips come from
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -138,18 +139,52 @@ def test_conversion_is_byte_deterministic_and_matches_the_manifest():
     assert hashlib.sha256(checkpoint_bytes(source.path)).hexdigest() == converted.files["tiny.en.pt"]
 
 
+@contextmanager
+def counted_encoder_passes():
+    """A list that gets one entry per call of faster-whisper's encoder while inside (on the class: the
+    engine may load its model again, see ``FasterWhisper.reseed``)."""
+    from faster_whisper import WhisperModel
+
+    passes = []
+    encode = WhisperModel.encode
+    WhisperModel.encode = lambda self, *a, **k: passes.append(1) or encode(self, *a, **k)
+    try:
+        yield passes
+    finally:
+        WhisperModel.encode = encode
+
+
+def test_a_recording_gets_the_same_words_whatever_was_decoded_before_it(faster):
+    """Two NOIZEUS sentences in car noise at 0 dB, each decoded with sampled temperature fallbacks: the
+    first gets the same words again after the second was decoded in the same process (a case run's
+    worker decodes recording after recording). CTranslate2 seeds a thread's random generator only on
+    its first use, so before ``FasterWhisper.reseed`` the second decode of the first sentence drew
+    other samples and gave other words."""
+    import csv
+
+    engine, vad, used = faster
+    root = eval_file("noisy_speech_noizeus/transcripts.tsv").parent
+    with open(root / "transcripts.tsv", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["noise"] == "car" and r["snr_db"] == "0"]
+    first, second = (decode_file(root / rows[i]["file"]).samples for i in (1, 0))
+
+    def decoded(samples):
+        return [(s.text, s.avg_logprob, s.temperature, [(w.start, w.end) for w in s.words])
+                for s in transcribe(engine, used[0].name, vad, samples).segments]
+
+    before = decoded(first)
+    other = decoded(second)
+    assert any(t > 0 for _, _, t, _ in before + other)  # sampled fallbacks were taken
+    assert decoded(first) == before
+
+
 def test_forced_language_is_recorded(faster):
     """A forced language is recorded, an unknown code refused; the code is checked without a 30 s
     encoder pass of its own: the one speech region takes one pass, its decode."""
     engine, vad, used = faster
     samples = decode_file(eval_file("asr_en_misc/pisets_test_sound_en.wav")).samples
-    passes = []
-    encode = engine.model.encode
-    engine.model.encode = lambda *a, **k: passes.append(1) or encode(*a, **k)
-    try:
+    with counted_encoder_passes() as passes:
         forced = transcribe(engine, used[0].name, vad, samples, language="en")
-    finally:
-        engine.model.encode = encode
     assert len(forced.speech_regions) == 1 and len(passes) == 1
     assert forced.language.forced and forced.language.code == "en"
     assert words_of(" ".join(s.text for s in forced.segments)) == ["neural", "networks", "are", "good"]
@@ -330,13 +365,8 @@ def test_short_regions_are_decoded_back_to_back_with_each_word_in_its_own_region
     parts = [decode_file(root / r["file"]).samples for r in rows]
     joined = np.concatenate([x for part in parts for x in (gap, part)] + [gap])
     starts = np.cumsum([len(gap) + len(p) for p in parts]) / 16000 - [len(p) / 16000 for p in parts]
-    passes = []
-    encode = engine.model.encode
-    engine.model.encode = lambda *a, **k: passes.append(1) or encode(*a, **k)
-    try:
+    with counted_encoder_passes() as passes:
         record = transcribe(engine, used[0].name, vad, joined).to_record()
-    finally:
-        engine.model.encode = encode
     regions = record["speech_regions"]
     assert len(regions) == 5 and len(passes) <= 7
     for (row, start, part), region in zip(zip(rows, starts, parts), regions):

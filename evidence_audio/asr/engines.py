@@ -27,6 +27,10 @@ class WhisperEngine(Protocol):
         """Every language code with its probability, most likely first, from the first 30 s of
         ``samples`` (float32, shape (n,), 16 kHz)."""
 
+    def reseed(self) -> None:
+        """Make the next decodes' sampled fallbacks start from ``Decoding.seed`` again, so that a
+        recording gets the same words whatever was decoded before it in the same process."""
+
     def transcribe(self, samples: np.ndarray, language: str, task: str, clips: list[tuple[float, float]],
                    decoding: Decoding, word_timestamps: bool = True) -> Iterable[Segment]:
         """Segments of the ``clips`` (start, end in seconds of ``samples``) decoded in ``language`` with

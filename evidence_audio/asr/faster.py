@@ -25,11 +25,30 @@ class FasterWhisper:
     name = "faster-whisper"
 
     def __init__(self, model_dir: str | Path, compute_type: str = "int8", threads: int = 0):
+        self._options = (str(model_dir), compute_type, threads or CPU_THREADS)
+        self.model = self._load()
+        self.multilingual = self.model.model.is_multilingual
+        self._decoded = False  # since the model was loaded
+
+    def _load(self):
         from faster_whisper import WhisperModel
 
-        self.model = WhisperModel(str(model_dir), device="cpu", compute_type=compute_type,
-                                  cpu_threads=threads or CPU_THREADS, local_files_only=True)
-        self.multilingual = self.model.model.is_multilingual
+        model_dir, compute_type, threads = self._options
+        return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads,
+                            local_files_only=True)
+
+    def reseed(self) -> None:
+        """Make the next decodes' sampled fallbacks start from ``Decoding.seed``, as in a new process.
+
+        CTranslate2 seeds each of its worker threads' random generators once, on the thread's first
+        use (``static thread_local std::mt19937`` in its random.cc), so ``set_random_seed`` does not
+        reset a thread that has sampled already: a second recording's fallback segments then
+        depended on the recordings decoded before it in the same process (a case run's worker). The
+        model is loaded again from the same files (about 0.3 s), with new threads, when it has
+        decoded since it was loaded."""
+        if self._decoded:
+            self.model = self._load()
+            self._decoded = False
 
     def detect_language(self, samples: np.ndarray) -> list[tuple[str, float]]:
         """Every language with its probability, most likely first (from the first 30 s)."""
@@ -40,7 +59,8 @@ class FasterWhisper:
                    decoding: Decoding, word_timestamps: bool = True) -> Iterator[Segment]:
         import ctranslate2
 
-        ctranslate2.set_random_seed(decoding.seed)
+        ctranslate2.set_random_seed(decoding.seed)  # takes effect on threads that have not sampled yet
+        self._decoded = True
         segments, _ = self.model.transcribe(
             samples,
             language=language,

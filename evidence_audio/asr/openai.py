@@ -51,6 +51,9 @@ class OpenAIWhisper:
             _, probabilities = self.model.detect_language(pad_or_trim(mel[:, :N_FRAMES], N_FRAMES))
         return sorted(((code, float(p)) for code, p in probabilities.items()), key=lambda item: (-item[1], item[0]))
 
+    def reseed(self) -> None:
+        """Nothing to do: every decode seeds torch's generator itself (``torch.manual_seed``)."""
+
     def transcribe(self, samples: np.ndarray, language: str, task: str, clips: list[tuple[float, float]],
                    decoding: Decoding, word_timestamps: bool = True) -> Iterator[Segment]:
         import whisper

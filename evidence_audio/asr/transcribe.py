@@ -388,6 +388,7 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
     EvidenceError
         An unknown language code, or translation or another language asked of an English-only model (exit 1).
     """
+    engine.reseed()  # the same words whatever this process decoded before
     duration = len(samples) / ANALYSIS_RATE
     speech = speech_regions(vad_model, samples, vad)
     if translate and not engine.multilingual:
