@@ -178,6 +178,22 @@ def test_a_recording_gets_the_same_words_whatever_was_decoded_before_it(faster):
     assert decoded(first) == before
 
 
+def test_loading_the_model_again_for_each_recording_does_not_grow_memory(faster, jfk_samples):
+    """Each recording after the first loads the CTranslate2 model again (``reseed``); the model it
+    replaces is unloaded at once: without that, every JFK decode kept about 120 MB more."""
+    engine, vad, used = faster
+
+    def rss_mib() -> float:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * 4096 / 2**20
+
+    sizes = []
+    for _ in range(6):
+        transcribe(engine, used[0].name, vad, jfk_samples)
+        sizes.append(rss_mib())
+    assert sizes[-1] - sizes[1] < 100, sizes
+
+
 def test_forced_language_is_recorded(faster):
     """A forced language is recorded, an unknown code refused; the code is checked without a 30 s
     encoder pass of its own: the one speech region takes one pass, its decode."""

@@ -47,6 +47,10 @@ class FasterWhisper:
         model is loaded again from the same files (about 0.3 s), with new threads, when it has
         decoded since it was loaded."""
         if self._decoded:
+            from ..heap import trim_heap
+
+            self.model.model.unload_model()  # its memory now, not when the last reference goes
+            trim_heap()
             self.model = self._load()
             self._decoded = False
 
