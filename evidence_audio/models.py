@@ -62,6 +62,23 @@ class ModelUse:
     def to_record(self) -> dict:
         return {"name": self.name, "engine": self.engine, "files": dict(sorted(self.files.items()))}
 
+    def check_unchanged(self) -> None:
+        """Hash the files again before they are read again (an engine that loads its model anew).
+
+        Raises ModelError (exit 6) when a file no longer has the SHA-256 recorded here, the one a
+        report names, or cannot be read.
+        """
+        root = Path(self.path)
+        base = root.parent if root.is_file() else root
+        for relative, digest in self.files.items():
+            try:
+                got = sha256_file(base / relative)
+            except OSError as exc:
+                raise ModelError(f"model {self.name}: {relative} cannot be read again: {exc}") from exc
+            if got != digest:
+                raise ModelError(f"model {self.name}: {relative} changed since it was verified "
+                                 f"(sha256 {got}, was {digest})")
+
 
 def store_dir() -> Path:
     return Path(os.environ.get("EVIDENCE_AUDIO_MODEL_DIR") or REPO_MODELS / "store")  # empty means unset

@@ -194,6 +194,26 @@ def test_loading_the_model_again_for_each_recording_does_not_grow_memory(faster,
     assert sizes[-1] - sizes[1] < 100, sizes
 
 
+def test_a_model_file_changed_between_recordings_is_not_loaded_again(tmp_path, jfk_samples):
+    """A model is loaded again before a further recording (``reseed``); its files are hashed again
+    first, so a file changed after the first recording stops the analysis (ModelError, exit 6) instead
+    of decoding with weights other than those the report names."""
+    import shutil
+
+    from evidence_audio.asr.engines import load_engine, resolve_model
+
+    own = tmp_path / "whisper-base"
+    shutil.copytree(resolve_model("faster-whisper", "base").path, own)
+    use = models.user_model(own, "faster-whisper")
+    engine = load_engine("faster-whisper", use)
+    _, vad, _ = load_models("faster-whisper", "base")
+    assert transcribe(engine, use.name, vad, jfk_samples).segments
+    with open(own / "vocabulary.txt", "a", encoding="utf-8") as handle:
+        handle.write("\n")
+    with pytest.raises(ModelError, match="vocabulary.txt changed since it was verified"):
+        transcribe(engine, use.name, vad, jfk_samples)
+
+
 def test_forced_language_is_recorded(faster):
     """A forced language is recorded, an unknown code refused; the code is checked without a 30 s
     encoder pass of its own: the one speech region takes one pass, its decode."""

@@ -66,7 +66,7 @@ def load_engine(engine: str, use: models.ModelUse, compute_type: str = "int8", t
     if engine == "faster-whisper":
         from .faster import FasterWhisper
 
-        return FasterWhisper(root, compute_type=compute_type, threads=threads)
+        return FasterWhisper(root, compute_type=compute_type, threads=threads, use=use)
     from .openai import OpenAIWhisper
 
     checkpoint = root if root.is_file() or (root / "model.bin").is_file() else root / next(iter(use.files))

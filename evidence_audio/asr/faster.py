@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import models
 from ..intake import ANALYSIS_RATE
 from .decoding import Decoding
 from .transcript import Segment, Word
@@ -24,8 +25,11 @@ CPU_THREADS = 2
 class FasterWhisper:
     name = "faster-whisper"
 
-    def __init__(self, model_dir: str | Path, compute_type: str = "int8", threads: int = 0):
+    def __init__(self, model_dir: str | Path, compute_type: str = "int8", threads: int = 0,
+                 use: models.ModelUse | None = None):
+        """``use``: the verified files of ``model_dir``; a reload (``reseed``) checks them again first."""
         self._options = (str(model_dir), compute_type, threads or CPU_THREADS)
+        self._use = use
         self.model = self._load()
         self.multilingual = self.model.model.is_multilingual
         self._decoded = False  # since the model was loaded
@@ -45,10 +49,13 @@ class FasterWhisper:
         reset a thread that has sampled already: a second recording's fallback segments then
         depended on the recordings decoded before it in the same process (a case run's worker). The
         model is loaded again from the same files (about 0.3 s), with new threads, when it has
-        decoded since it was loaded."""
+        decoded since it was loaded, after its files are hashed again against those the report names
+        (``ModelUse.check_unchanged``, ModelError if one changed)."""
         if self._decoded:
             from ..heap import trim_heap
 
+            if self._use is not None:
+                self._use.check_unchanged()
             self.model.model.unload_model()  # its memory now, not when the last reference goes
             trim_heap()
             self.model = self._load()
