@@ -363,6 +363,45 @@ def test_speech_without_words_is_found(faster, jfk_samples):
     assert all(end - start >= 1.0 for start, end in gaps) and sum(end - start for start, end in gaps) > 3.0
 
 
+def test_a_word_stretched_over_speech_does_not_cover_it(faster, jfk_samples):
+    """JFK's words with "ask" stretched to 6 s (its start kept), as Whisper wrote "by" from 48.3 to
+    56.6 s over four utterances of a noisy scene: the speech under it is found uncovered and the
+    segment is marked long_word; the real words cover everything and mark nothing."""
+    from evidence_audio.asr.vad import speech_regions
+
+    engine, vad, used = faster
+    fine = speech_regions(vad, jfk_samples, FINE_VAD)
+    (segment,) = transcribe(engine, used[0].name, vad, jfk_samples).segments
+    assert uncovered(fine, [segment]) == [] and "long_word" not in reasons(segment, fine)
+    ask = next(i for i, w in enumerate(segment.words) if w.text.lower().startswith("ask"))
+    stretched = replace(segment.words[ask], end=segment.words[ask].start + 6.0)
+    after = [w for w in segment.words[ask + 1:] if w.start >= stretched.end]
+    skipped = replace(segment, words=segment.words[:ask] + [stretched] + after)
+    gaps = uncovered(fine, [skipped])
+    assert len(gaps) == 1 and gaps[0][0] >= stretched.start + 1.5  # its first second and reach stay covered
+    assert gaps[0][1] == pytest.approx(stretched.end - 1.5) and gaps[0][1] - gaps[0][0] >= 1.0
+    assert "long_word" in reasons(skipped, fine)
+
+
+def test_speech_a_stretched_word_skipped_is_decoded_again(faster):
+    """A police-car-like scene at 0 dB (benchmarks/car_scenes.py, seed 20261201, car000): Whisper
+    base wrote "by" from 48.3 to 56.6 s, over four utterances it gave no other word for. The segment is
+    marked long_word, and the speech under the word is decoded again on its own."""
+    import sys
+
+    eval_file("noisy_speech_noizeus/transcripts.tsv")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from car_scenes import build
+
+    engine, vad, used = faster
+    scene = build(0, 20261201)
+    record = transcribe(engine, used[0].name, vad, scene.samples.astype("float32")).to_record()
+    (long_,) = [s for s in record["segments"] if "long_word" in s["suspect_reasons"]]
+    inside = [s for s in record["segments"] if s["decoded_alone"] and long_["start"] < s["start"] < long_["end"]]
+    assert inside and sum(len(s["words"]) for s in inside) >= 8
+    assert "long pole" in " ".join(s["text"] for s in inside).lower()
+
+
 def test_repeated_clip_comes_back_as_said_with_real_word_times(faster, jfk_samples):
     """The JFK sentence (22 words, 11 s) repeated to 30 s, 2.7 times. It came back as 208 words (150
     invented, all at 29.98 s), after all six temperatures. Now: 2 full sentences and the third up to

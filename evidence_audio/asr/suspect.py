@@ -31,6 +31,10 @@ class SuspectThresholds:
     pile_words: int = 3  # this many words in a row, each shorter than ...
     pile_word_s: float = 0.02  # ... this (one Whisper time step), are a pile at one instant: not speech
     word_outside_s: float = 0.5  # a word this far outside its segment is not the segment's
+    # a word this long was stretched over speech the decoder skipped: in a 0 dB car scene "by" ran from
+    # 48.3 to 56.6 s over four utterances that had no other word (benchmarks/car_scenes.py, seed
+    # 20261201, car000); of 1,751 words of those scenes the longest other was 2.8 s
+    long_word_s: float = 4.0
     translation_length_ratio: tuple[float, float] = (0.25, 4.0)  # translation/original length outside: doubtful
 
     def to_record(self) -> dict:
@@ -140,6 +144,8 @@ def reasons(segment: Segment, speech: list[tuple[float, float]],
         found.append("repetition_loop")
     if segment.removed_words:
         found.append("impossible_words_removed")
+    if any(w.end - w.start > thresholds.long_word_s for w in segment.words):
+        found.append("long_word")
     if stock_phrase(segment.text, segment.language):
         found.append("stock_phrase")
     return found

@@ -71,6 +71,10 @@ LANGUAGE_SURE = 0.9
 SECOND_LANGUAGE = 0.2
 MIN_UNTRANSCRIBED_S = 1.0  # speech at least this long without a word is decoded again, then listed
 WORD_REACH_S = 0.5  # a word covers this much speech on each side of it (pauses between words)
+# ... and of its own span at most this much from each end: a word Whisper stretched over seconds of
+# speech it skipped (suspect reason long_word) leaves that speech to be decoded again, and listed if
+# it still has no words. 2 x (WORD_SPAN_S + WORD_REACH_S) + MIN_UNTRANSCRIBED_S = long_word_s (4 s).
+WORD_SPAN_S = 1.0
 
 
 def parse_languages(value: str | None) -> list[str] | None:
@@ -318,8 +322,12 @@ def redecode_loops(engine: WhisperEngine, samples: np.ndarray, segments: list[Se
 
 def uncovered(speech: list[Interval], segments: list[Segment], min_s: float = MIN_UNTRANSCRIBED_S) -> list[Interval]:
     """Stretches of ``speech`` at least ``min_s`` long that no transcribed word reaches (a word reaches
-    ``WORD_REACH_S`` either side of itself; a segment without word times covers its span if it has text)."""
-    covered = sorted([(w.start - WORD_REACH_S, w.end + WORD_REACH_S) for s in segments for w in s.words]
+    ``WORD_REACH_S`` either side of itself, and at most ``WORD_SPAN_S`` into its own span from each end;
+    a segment without word times covers its span if it has text)."""
+    covered = sorted([(w.start - WORD_REACH_S, min(w.end, w.start + WORD_SPAN_S) + WORD_REACH_S)
+                      for s in segments for w in s.words]
+                     + [(max(w.start, w.end - WORD_SPAN_S) - WORD_REACH_S, w.end + WORD_REACH_S)
+                        for s in segments for w in s.words]
                      + [(s.start, s.end) for s in segments if not s.words and s.text.strip()])
     found = []
     for start, end in speech:
@@ -440,7 +448,7 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
         progress(duration, duration)
     vad_record = {**vad.to_record(), "transcribe_speech_only": speech_only,
                   "coverage_check": {**FINE_VAD.to_record(), "min_untranscribed_s": MIN_UNTRANSCRIBED_S,
-                                     "word_reach_s": WORD_REACH_S}}
+                                     "word_reach_s": WORD_REACH_S, "word_span_s": WORD_SPAN_S}}
     return Transcript(engine=engine.name, model=model_name, language=guess, decoding=decoding.to_record(),
                       vad=vad_record, suspect_thresholds=suspect.THRESHOLDS.to_record(),
                       speech_regions=speech, segments=segments, language_spans=spans, untranscribed=untranscribed)

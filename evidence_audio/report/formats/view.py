@@ -161,6 +161,8 @@ _SUSPECT_REASONS = {
     "impossible_words_removed": lambda seg: (f"{len(seg['removed_words'])} words with impossible times removed "
                                              f"({', '.join(sorted({w['reason'].replace('_', ' ') for w in seg['removed_words']}))})"),
     "stock_phrase": lambda seg: "holds a stock phrase Whisper writes where nobody said it",
+    "long_word": lambda seg: (f"a word spans {max(w['end'] - w['start'] for w in seg['words']):.1f} s: the recogniser "
+                              "may have skipped speech under it (decoded again on its own where words were found)"),
     "length_ratio": lambda seg: "length far from the original's",
     "no_words_also_decoded_alone": lambda seg: "voice activity detection found speech here; no words were "
                                                "recognised, also when it was decoded again on its own",
