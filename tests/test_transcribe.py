@@ -383,10 +383,8 @@ def test_a_word_stretched_over_speech_does_not_cover_it(faster, jfk_samples):
     assert "long_word" in reasons(skipped, fine)
 
 
-def test_speech_a_stretched_word_skipped_is_decoded_again(faster):
-    """A police-car-like scene at 0 dB (benchmarks/car_scenes.py, seed 20261201, car000): Whisper
-    base wrote "by" from 48.3 to 56.6 s, over four utterances it gave no other word for. The segment is
-    marked long_word, and the speech under the word is decoded again on its own."""
+def car_scene_transcript(faster, index: int) -> tuple[object, dict]:
+    """Scene ``index`` of benchmarks/car_scenes.py's seed 20261201 and its transcript record."""
     import sys
 
     eval_file("noisy_speech_noizeus/transcripts.tsv")
@@ -394,12 +392,43 @@ def test_speech_a_stretched_word_skipped_is_decoded_again(faster):
     from car_scenes import build
 
     engine, vad, used = faster
-    scene = build(0, 20261201)
-    record = transcribe(engine, used[0].name, vad, scene.samples.astype("float32")).to_record()
+    scene = build(index, 20261201)
+    return scene, transcribe(engine, used[0].name, vad, scene.samples.astype("float32")).to_record()
+
+
+def test_speech_a_stretched_word_skipped_is_decoded_again(faster):
+    """A police-car-like scene at 0 dB (benchmarks/car_scenes.py, seed 20261201, car000): Whisper
+    base wrote "by" from 48.3 to 56.6 s, over four utterances it gave no other word for. The segment is
+    marked long_word, and the speech under the word is decoded again on its own."""
+    _, record = car_scene_transcript(faster, 0)
     (long_,) = [s for s in record["segments"] if "long_word" in s["suspect_reasons"]]
     inside = [s for s in record["segments"] if s["decoded_alone"] and long_["start"] < s["start"] < long_["end"]]
     assert inside and sum(len(s["words"]) for s in inside) >= 8
     assert "long pole" in " ".join(s["text"] for s in inside).lower()
+
+
+def test_speech_without_words_is_found_with_the_region_around_it(faster):
+    """A reverberant 10 dB car scene (seed 20261201, car002): the first decode gave 17.4-29.9 s no word,
+    where three utterances are said. The finer voice-activity pass, run on that stretch alone, started
+    in the middle of an utterance and found only 1.5 s of speech in pieces under 1 s: nothing was
+    decoded again or listed. Run over the whole speech region, it finds them, and two are decoded."""
+    _, record = car_scene_transcript(faster, 2)
+    alone = " ".join(s["text"] for s in record["segments"] if s["decoded_alone"] and 17.0 < s["start"] < 24.0)
+    assert "pleasant sound" in alone.lower() and "every crack" in alone.lower()
+
+
+def test_a_scream_or_cry_decoded_alone_is_not_taken_as_words(faster):
+    """A 20 dB car scene (seed 20261201, car011) with a scream at 45.6-48.0 s and an infant's cry at
+    57.5-61.5 s, both in pauses. Voice activity calls them speech; decoded alone they came back as
+    "Brrrrrrr" and "Oh yeah! Oh yeah!" (no-speech probability 0.50 and 0.48), which the transcript took
+    as words. They are now listed as untranscribed speech, with that doubtful text."""
+    scene, record = car_scene_transcript(faster, 11)
+    sounds = [(a, b) for label, a, b, _ in scene.events if label in ("scream", "cry")]
+    assert len(sounds) == 2
+    for a, b in sounds:
+        assert not [s for s in record["segments"] if s["decoded_alone"] and s["start"] < b and s["end"] > a]
+        listed = [u for u in record["untranscribed_speech"] if u["start"] < b and u["end"] > a]
+        assert listed and all(u["reason"] == "only_doubtful_text_decoded_alone" and u["text"] for u in listed)
 
 
 def test_repeated_clip_comes_back_as_said_with_real_word_times(faster, jfk_samples):

@@ -75,6 +75,11 @@ WORD_REACH_S = 0.5  # a word covers this much speech on each side of it (pauses 
 # speech it skipped (suspect reason long_word) leaves that speech to be decoded again, and listed if
 # it still has no words. 2 x (WORD_SPAN_S + WORD_REACH_S) + MIN_UNTRANSCRIBED_S = long_word_s (4 s).
 WORD_SPAN_S = 1.0
+# Text decoded alone from speech the first decode gave no words is kept only if Whisper's no-speech
+# probability is at most this; otherwise it is listed, with the text, as untranscribed speech. In the car
+# scenes (benchmarks/car_scenes.py, seeds 20261201-02) a scream came back as "Brrrrrrr" (0.50) and an
+# infant's cry as "Oh yeah! Oh yeah!" (0.48); 17 stretches of real speech decoded alone had 0.02-0.26.
+ALONE_NO_SPEECH_PROB = 0.4
 
 
 def parse_languages(value: str | None) -> list[str] | None:
@@ -343,6 +348,32 @@ def uncovered(speech: list[Interval], segments: list[Segment], min_s: float = MI
     return found
 
 
+def fine_speech(vad_model, samples: np.ndarray, speech: list[Interval], gaps: list[Interval]) -> list[Interval]:
+    """Speech inside ``gaps`` (seconds) by the finer voice-activity pass (``FINE_VAD``), run twice: on each
+    gap alone and on the whole speech region around it, each cut to the gap, the two joined.
+
+    silero-vad's regions depend on where it starts. Started on a gap alone, in the middle of an
+    utterance, it missed three utterances of a 10 dB car scene (benchmarks/car_scenes.py seed 20261201,
+    car002, 17.9-25.4 s); started on the region, it missed one a cold start found (car007, 28.4 s).
+    ``speech`` and ``gaps``: (start, end) seconds, ``gaps`` each inside a ``speech`` region; ``samples``:
+    float32 (n,) at 16 kHz. Returns sorted, non-overlapping (start, end) seconds.
+    """
+    found: list[Interval] = []
+    for lo, hi in speech:
+        inside = [(a, b) for a, b in gaps if lo <= a and b <= hi]
+        for start, end in ([(lo, hi)] if inside else []) + inside:
+            piece = samples[int(start * ANALYSIS_RATE):int(np.ceil(end * ANALYSIS_RATE))]
+            regions = [(start + s, start + e) for s, e in speech_regions(vad_model, piece, FINE_VAD)]
+            found += [(max(a, s), min(b, e)) for a, b in inside for s, e in regions if s < b and e > a]
+    merged: list[Interval] = []
+    for start, end in sorted(found):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 def translate_segment(engine: WhisperEngine, samples: np.ndarray, segment: Segment, language: str,
                       decoding: Decoding) -> tuple[str, list[str]]:
     """English for one segment, its audio decoded again with task=translate, and the reasons to doubt it."""
@@ -416,16 +447,14 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
         segments = recheck_languages(engine, samples, segments, spans, languages, decoding, duration, chunk_s)
     segments = redecode_loops(engine, samples, segments, decoding, duration, chunk_s, clips)
     untranscribed = []
-    fine = []  # the finer voice-activity pass runs only where the speech regions leave a gap
-    for a, b in uncovered(speech, segments):
-        piece = samples[int(a * ANALYSIS_RATE):int(np.ceil(b * ANALYSIS_RATE))]
-        fine += [(a + s, a + e) for s, e in speech_regions(vad_model, piece, FINE_VAD)]
+    fine = fine_speech(vad_model, samples, speech, uncovered(speech, segments))
     if fine:
         for start, end in uncovered(fine, segments):
             code = _span_at(spans, (start + end) / 2).code if spans else (language or "en")
             a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
             again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, chunk_s) if s.words]
-            kept = [s for s in again if not suspect.reasons(s, speech)]  # doubtful text here is most often noise
+            # doubtful text here is most often noise, or a scream or cry written as words
+            kept = [s for s in again if not suspect.reasons(s, speech) and s.no_speech_prob <= ALONE_NO_SPEECH_PROB]
             for segment in kept:
                 segment.decoded_alone = True
             segments += kept
@@ -448,7 +477,8 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
         progress(duration, duration)
     vad_record = {**vad.to_record(), "transcribe_speech_only": speech_only,
                   "coverage_check": {**FINE_VAD.to_record(), "min_untranscribed_s": MIN_UNTRANSCRIBED_S,
-                                     "word_reach_s": WORD_REACH_S, "word_span_s": WORD_SPAN_S}}
+                                     "word_reach_s": WORD_REACH_S, "word_span_s": WORD_SPAN_S,
+                                     "alone_no_speech_prob": ALONE_NO_SPEECH_PROB}}
     return Transcript(engine=engine.name, model=model_name, language=guess, decoding=decoding.to_record(),
                       vad=vad_record, suspect_thresholds=suspect.THRESHOLDS.to_record(),
                       speech_regions=speech, segments=segments, language_spans=spans, untranscribed=untranscribed)
