@@ -722,3 +722,33 @@ def test_reassigned_turns_are_said_in_html_and_txt_and_conform(full):
     assert "2 turns (2.5 s) to SPEAKER_1" in text and line in text
     assert "2 turns (2.5 s) to SPEAKER_1" in BY_NAME["html"].render(changed, None).decode("utf-8")
     assert line not in BY_NAME["txt"].render(record, None).decode("utf-8")
+
+
+def test_every_reason_to_doubt_the_schema_allows_is_said_in_words():
+    """Each code of segments' and translations' suspect_reasons and of untranscribed_speech's reason has
+    its sentence in the reports (none falls back to the bare code), long_word with the word's length."""
+    from evidence_audio.report.formats.view import suspect_reason
+
+    schema = json.loads((REPO / "evidence_audio" / "report" / "schema.json").read_text())
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("suspect_reasons", "translation_suspect_reasons"):
+                    found.extend(value["items"]["enum"])
+                elif key == "untranscribed_speech":
+                    found.extend(value["items"]["properties"]["reason"]["enum"])
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    assert "long_word" in found and "no_words_also_decoded_alone" in found
+    segment = {"no_speech_prob": 0.7, "compression_ratio": 2.5, "avg_logprob": -1.2, "text": "to welcome",
+               "removed_words": [{"reason": "outside_segment"}],
+               "words": [{"start": 48.34, "end": 56.58}, {"start": 56.58, "end": 56.84}]}
+    for code in found:
+        assert suspect_reason(code, segment) != code.replace("_", " "), code
+    assert suspect_reason("long_word", segment).startswith("a word spans 8.2 s")
