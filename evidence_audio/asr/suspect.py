@@ -34,7 +34,7 @@ class SuspectThresholds:
     # a word this long was stretched over speech the decoder skipped: in a 0 dB car scene "by" ran from
     # 48.3 to 56.6 s over four utterances that had no other word (benchmarks/car_scenes.py, seed
     # 20261201, car000); of 1,751 words of those scenes the longest other was 2.8 s
-    long_word_s: float = 4.0
+    long_word_s: float = 4.0  # this long or longer
     translation_length_ratio: tuple[float, float] = (0.25, 4.0)  # translation/original length outside: doubtful
 
     def to_record(self) -> dict:
@@ -144,7 +144,7 @@ def reasons(segment: Segment, speech: list[tuple[float, float]],
         found.append("repetition_loop")
     if segment.removed_words:
         found.append("impossible_words_removed")
-    if any(w.end - w.start > thresholds.long_word_s for w in segment.words):
+    if any(w.end - w.start >= thresholds.long_word_s for w in segment.words):
         found.append("long_word")
     if stock_phrase(segment.text, segment.language):
         found.append("stock_phrase")

@@ -80,6 +80,7 @@ WORD_SPAN_S = 1.0
 # scenes (benchmarks/car_scenes.py, seeds 20261201-02) a scream came back as "Brrrrrrr" (0.50) and an
 # infant's cry as "Oh yeah! Oh yeah!" (0.48); 17 stretches of real speech decoded alone had 0.02-0.26.
 ALONE_NO_SPEECH_PROB = 0.4
+FINE_CONTEXT_S = 30.0  # the finer pass's second run starts at most this far before a stretch (fine_speech)
 
 
 def parse_languages(value: str | None) -> list[str] | None:
@@ -350,7 +351,8 @@ def uncovered(speech: list[Interval], segments: list[Segment], min_s: float = MI
 
 def fine_speech(vad_model, samples: np.ndarray, speech: list[Interval], gaps: list[Interval]) -> list[Interval]:
     """Speech inside ``gaps`` (seconds) by the finer voice-activity pass (``FINE_VAD``), run twice: on each
-    gap alone and on the whole speech region around it, each cut to the gap, the two joined.
+    gap alone and on the speech region around it (at most ``FINE_CONTEXT_S`` either side of the gap),
+    each cut to the gap, the two joined.
 
     silero-vad's regions depend on where it starts. Started on a gap alone, in the middle of an
     utterance, it missed three utterances of a 10 dB car scene (benchmarks/car_scenes.py seed 20261201,
@@ -360,11 +362,12 @@ def fine_speech(vad_model, samples: np.ndarray, speech: list[Interval], gaps: li
     """
     found: list[Interval] = []
     for lo, hi in speech:
-        inside = [(a, b) for a, b in gaps if lo <= a and b <= hi]
-        for start, end in ([(lo, hi)] if inside else []) + inside:
-            piece = samples[int(start * ANALYSIS_RATE):int(np.ceil(end * ANALYSIS_RATE))]
-            regions = [(start + s, start + e) for s, e in speech_regions(vad_model, piece, FINE_VAD)]
-            found += [(max(a, s), min(b, e)) for a, b in inside for s, e in regions if s < b and e > a]
+        for a, b in [(a, b) for a, b in gaps if lo <= a and b <= hi]:
+            around = (max(lo, a - FINE_CONTEXT_S), min(hi, b + FINE_CONTEXT_S))
+            for start, end in dict.fromkeys([around, (a, b)]):  # once when the gap is the whole region
+                piece = samples[int(start * ANALYSIS_RATE):int(np.ceil(end * ANALYSIS_RATE))]
+                found += [(max(a, start + s), min(b, start + e)) for s, e in speech_regions(vad_model, piece, FINE_VAD)
+                          if start + s < b and start + e > a]
     merged: list[Interval] = []
     for start, end in sorted(found):
         if merged and start <= merged[-1][1]:
@@ -478,7 +481,7 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
     vad_record = {**vad.to_record(), "transcribe_speech_only": speech_only,
                   "coverage_check": {**FINE_VAD.to_record(), "min_untranscribed_s": MIN_UNTRANSCRIBED_S,
                                      "word_reach_s": WORD_REACH_S, "word_span_s": WORD_SPAN_S,
-                                     "alone_no_speech_prob": ALONE_NO_SPEECH_PROB}}
+                                     "alone_no_speech_prob": ALONE_NO_SPEECH_PROB, "fine_context_s": FINE_CONTEXT_S}}
     return Transcript(engine=engine.name, model=model_name, language=guess, decoding=decoding.to_record(),
                       vad=vad_record, suspect_thresholds=suspect.THRESHOLDS.to_record(),
                       speech_regions=speech, segments=segments, language_spans=spans, untranscribed=untranscribed)
