@@ -383,8 +383,8 @@ def test_a_word_stretched_over_speech_does_not_cover_it(faster, jfk_samples):
     assert "long_word" in reasons(skipped, fine)
 
 
-def car_scene_transcript(faster, index: int) -> tuple[object, dict]:
-    """Scene ``index`` of benchmarks/car_scenes.py's seed 20261201 and its transcript record."""
+def car_scene_transcript(faster, index: int, seed: int = 20261201) -> tuple[object, dict]:
+    """Scene ``index`` of benchmarks/car_scenes.py's ``seed`` and its transcript record."""
     import sys
 
     eval_file("noisy_speech_noizeus/transcripts.tsv")
@@ -392,7 +392,7 @@ def car_scene_transcript(faster, index: int) -> tuple[object, dict]:
     from car_scenes import build
 
     engine, vad, used = faster
-    scene = build(index, 20261201)
+    scene = build(index, seed)
     return scene, transcribe(engine, used[0].name, vad, scene.samples.astype("float32")).to_record()
 
 
@@ -417,14 +417,18 @@ def test_speech_without_words_is_found_with_the_region_around_it(faster):
     assert "pleasant sound" in alone.lower() and "every crack" in alone.lower()
 
 
-def test_a_scream_or_cry_decoded_alone_is_not_taken_as_words(faster):
-    """A 20 dB car scene (seed 20261201, car011) with a scream at 45.6-48.0 s and an infant's cry at
-    57.5-61.5 s, both in pauses. Voice activity calls them speech; decoded alone they came back as
-    "Brrrrrrr" and "Oh yeah! Oh yeah!" (no-speech probability 0.50 and 0.48), which the transcript took
-    as words. They are now listed as untranscribed speech, with that doubtful text."""
-    scene, record = car_scene_transcript(faster, 11)
+@pytest.mark.parametrize("seed, index", [(20261201, 11), (20261207, 1)])
+def test_a_scream_or_cry_decoded_alone_is_not_taken_as_words(faster, seed, index):
+    """Car scenes whose screams and infants' cries voice activity calls speech. Decoded alone they came
+    back as words the transcript took: seed 20261201 car011 (20 dB; scream 45.6-48.0 s, cry 57.5-61.5 s,
+    both in pauses) "Brrrrrrr" and "Oh yeah! Oh yeah!" (no-speech probability 0.50 and 0.48), seed
+    20261207 car001 (5 dB; cry 34.8-38.8 s) "No, no, no!" (0.35, average log-probability -0.87). They
+    are now listed as untranscribed speech, with that doubtful text."""
+    scene, record = car_scene_transcript(faster, index, seed)
     sounds = [(a, b) for label, a, b, _ in scene.events if label in ("scream", "cry")]
     assert len(sounds) == 2
+    if seed == 20261207:
+        sounds = [(a, b) for a, b in sounds if a < 40.0]  # the cry; the scream there is over speech
     for a, b in sounds:
         assert not [s for s in record["segments"] if s["decoded_alone"] and s["start"] < b and s["end"] > a]
         listed = [u for u in record["untranscribed_speech"] if u["start"] < b and u["end"] > a]

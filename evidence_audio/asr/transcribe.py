@@ -76,10 +76,15 @@ WORD_REACH_S = 0.5  # a word covers this much speech on each side of it (pauses 
 # it still has no words. 2 x (WORD_SPAN_S + WORD_REACH_S) + MIN_UNTRANSCRIBED_S = long_word_s (4 s).
 WORD_SPAN_S = 1.0
 # Text decoded alone from speech the first decode gave no words is kept only if Whisper's no-speech
-# probability is at most this; otherwise it is listed, with the text, as untranscribed speech. In the car
-# scenes (benchmarks/car_scenes.py, seeds 20261201-02) a scream came back as "Brrrrrrr" (0.50) and an
-# infant's cry as "Oh yeah! Oh yeah!" (0.48); 17 stretches of real speech decoded alone had 0.02-0.26.
+# probability is at most ALONE_NO_SPEECH_PROB and its average log-probability at least ALONE_LOGPROB;
+# otherwise it is listed, with the text, as untranscribed speech. In the car scenes
+# (benchmarks/car_scenes.py, seeds 20261201, 20261202 and 20261207) a scream came back as "Brrrrrrr"
+# (no-speech 0.50, log-probability -0.83) and infants' cries as "Oh yeah! Oh yeah!" (0.48, -0.99) and
+# "No, no, no!" (0.35, -0.87); the 25 stretches of real speech kept had 0.02-0.31 and -0.22 to -0.70,
+# and two real sentences (seed 20261207, car002 and car008) are listed, with their text, instead of kept:
+# an invented quote in the transcript is worse than a real one shown as doubtful.
 ALONE_NO_SPEECH_PROB = 0.4
+ALONE_LOGPROB = -0.75
 FINE_CONTEXT_S = 30.0  # the finer pass's second run starts at most this far before a stretch (fine_speech)
 
 
@@ -457,7 +462,8 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
             a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
             again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, chunk_s) if s.words]
             # doubtful text here is most often noise, or a scream or cry written as words
-            kept = [s for s in again if not suspect.reasons(s, speech) and s.no_speech_prob <= ALONE_NO_SPEECH_PROB]
+            kept = [s for s in again if not suspect.reasons(s, speech) and s.no_speech_prob <= ALONE_NO_SPEECH_PROB
+                    and s.avg_logprob >= ALONE_LOGPROB]
             for segment in kept:
                 segment.decoded_alone = True
             segments += kept
@@ -481,7 +487,8 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
     vad_record = {**vad.to_record(), "transcribe_speech_only": speech_only,
                   "coverage_check": {**FINE_VAD.to_record(), "min_untranscribed_s": MIN_UNTRANSCRIBED_S,
                                      "word_reach_s": WORD_REACH_S, "word_span_s": WORD_SPAN_S,
-                                     "alone_no_speech_prob": ALONE_NO_SPEECH_PROB, "fine_context_s": FINE_CONTEXT_S}}
+                                     "alone_no_speech_prob": ALONE_NO_SPEECH_PROB, "alone_logprob": ALONE_LOGPROB,
+                                     "fine_context_s": FINE_CONTEXT_S}}
     return Transcript(engine=engine.name, model=model_name, language=guess, decoding=decoding.to_record(),
                       vad=vad_record, suspect_thresholds=suspect.THRESHOLDS.to_record(),
                       speech_regions=speech, segments=segments, language_spans=spans, untranscribed=untranscribed)
