@@ -2,7 +2,7 @@
 with the shipped decoding and voice-activity settings and with variants of them.
 
     nice -n 10 .venv/bin/python benchmarks/scene_words.py --seed 20261201 [--count 12] \
-        [--variants shipped,greedy_fallback_off,seed1]
+        [--variants shipped,no_fallback,seed1]
 
 Each variant is ``transcribe()`` with one field of ``Decoding`` or ``VadOptions`` replaced (VARIANTS);
 everything else as shipped. WER: jiwer, pooled, both texts normalised as benchmarks/asr.py does

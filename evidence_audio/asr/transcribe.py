@@ -75,16 +75,16 @@ WORD_REACH_S = 0.5  # a word covers this much speech on each side of it (pauses 
 # speech it skipped (suspect reason long_word) leaves that speech to be decoded again, and listed if
 # it still has no words. 2 x (WORD_SPAN_S + WORD_REACH_S) + MIN_UNTRANSCRIBED_S = long_word_s (4 s).
 WORD_SPAN_S = 1.0
-# Text decoded alone from speech the first decode gave no words is kept only if Whisper's no-speech
-# probability is at most ALONE_NO_SPEECH_PROB and its average log-probability at least ALONE_LOGPROB;
-# otherwise it is listed, with the text, as untranscribed speech. In the car scenes
+# Text decoded alone from speech the first decode gave no words is kept only if the suspect rules find
+# nothing in it with their no-speech and log-probability limits made stricter (ALONE_THRESHOLDS: no-speech
+# probability at most 0.4, average log-probability at least -0.75); otherwise it is listed, with the
+# text, as untranscribed speech. In the car scenes
 # (benchmarks/car_scenes.py, seeds 20261201, 20261202 and 20261207) a scream came back as "Brrrrrrr"
 # (no-speech 0.50, log-probability -0.83) and infants' cries as "Oh yeah! Oh yeah!" (0.48, -0.99) and
 # "No, no, no!" (0.35, -0.87); the 25 stretches of real speech kept had 0.02-0.31 and -0.22 to -0.70,
 # and two real sentences (seed 20261207, car002 and car008) are listed, with their text, instead of kept:
 # an invented quote in the transcript is worse than a real one shown as doubtful.
-ALONE_NO_SPEECH_PROB = 0.4
-ALONE_LOGPROB = -0.75
+ALONE_THRESHOLDS = replace(suspect.THRESHOLDS, no_speech_prob=0.4, avg_logprob=-0.75)
 FINE_CONTEXT_S = 30.0  # the finer pass's second run starts at most this far before a stretch (fine_speech)
 
 
@@ -174,7 +174,8 @@ def _span_at(spans: list[LanguageSpan], t: float) -> LanguageSpan | None:
 
 
 def joined(clips: list[Interval]) -> list[Interval]:
-    """``clips`` with those that touch (the language windows of one region) made one."""
+    """``clips`` (sorted by start) with those that touch or overlap (the language windows of one region)
+    made one."""
     found: list[Interval] = []
     for start, end in clips:
         if found and start - found[-1][1] < 1e-6:
@@ -373,13 +374,7 @@ def fine_speech(vad_model, samples: np.ndarray, speech: list[Interval], gaps: li
                 piece = samples[int(start * ANALYSIS_RATE):int(np.ceil(end * ANALYSIS_RATE))]
                 found += [(max(a, start + s), min(b, start + e)) for s, e in speech_regions(vad_model, piece, FINE_VAD)
                           if start + s < b and start + e > a]
-    merged: list[Interval] = []
-    for start, end in sorted(found):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
+    return joined(sorted(found))
 
 
 def translate_segment(engine: WhisperEngine, samples: np.ndarray, segment: Segment, language: str,
@@ -462,8 +457,7 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
             a, b = max(0.0, start - 0.2), min(duration, end + 0.2)
             again = [s for s in _decode(engine, samples, [(a, b)], code, decoding, duration, chunk_s) if s.words]
             # doubtful text here is most often noise, or a scream or cry written as words
-            kept = [s for s in again if not suspect.reasons(s, speech) and s.no_speech_prob <= ALONE_NO_SPEECH_PROB
-                    and s.avg_logprob >= ALONE_LOGPROB]
+            kept = [s for s in again if not suspect.reasons(s, speech, ALONE_THRESHOLDS)]
             for segment in kept:
                 segment.decoded_alone = True
             segments += kept
@@ -487,7 +481,8 @@ def transcribe(engine: WhisperEngine, model_name: str, vad_model, samples: np.nd
     vad_record = {**vad.to_record(), "transcribe_speech_only": speech_only,
                   "coverage_check": {**FINE_VAD.to_record(), "min_untranscribed_s": MIN_UNTRANSCRIBED_S,
                                      "word_reach_s": WORD_REACH_S, "word_span_s": WORD_SPAN_S,
-                                     "alone_no_speech_prob": ALONE_NO_SPEECH_PROB, "alone_logprob": ALONE_LOGPROB,
+                                     "alone_no_speech_prob": ALONE_THRESHOLDS.no_speech_prob,
+                                     "alone_logprob": ALONE_THRESHOLDS.avg_logprob,
                                      "fine_context_s": FINE_CONTEXT_S}}
     return Transcript(engine=engine.name, model=model_name, language=guess, decoding=decoding.to_record(),
                       vad=vad_record, suspect_thresholds=suspect.THRESHOLDS.to_record(),
