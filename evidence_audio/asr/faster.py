@@ -20,6 +20,61 @@ N_SAMPLES = 30 * ANALYSIS_RATE
 # of the 6-minute file take 65-69 s instead of 51 s, and 80 s instead of 72 s one stage at a time
 # (benchmarks/speed.py; docs/transcription_speed.md).
 CPU_THREADS = 2
+FEATURE_BLOCK_FRAMES = 4096  # spectrogram frames (10 ms each) computed at once by BlockwiseFeatures
+
+
+def _feature_extractor_class():
+    from faster_whisper.feature_extractor import FeatureExtractor
+
+    class BlockwiseFeatures(FeatureExtractor):
+        """faster-whisper's log-Mel spectrogram, the same values bit for bit, computed in blocks of frames.
+
+        faster-whisper 1.2.1's ``FeatureExtractor.__call__`` frames, windows and transforms the whole
+        signal at once: for the 600 s the transcription hands it at a time (``transcribe.CHUNK_S``)
+        that holds about 590 MiB for a moment (tracemalloc), on top of every stage's models on a long
+        recording (docs/transcription_speed.md). This computes the power spectrum and Mel bands
+        ``FEATURE_BLOCK_FRAMES`` frames at a time with the library's own ``stft`` on the
+        reflect-padded signal (the padding ``stft`` does itself when ``center=True``), then takes the
+        logarithm, the floor 8 below the whole spectrogram's maximum and the scaling as the library
+        does: about 120 MiB for 600 s. Every block holds ``FEATURE_BLOCK_FRAMES`` frames (the last
+        one starts earlier and overlaps the one before): a Mel product over a single frame is summed
+        in another order (a matrix-vector product) and came out 1 ULP apart.
+
+        Call: waveform, float32 (or converted), shape (n,), 16 kHz; returns float32, shape
+        (n_mels, (n + padding) // 160), as the library's.
+        """
+
+        def __call__(self, waveform: np.ndarray, padding: int = 160, chunk_length: int | None = None) -> np.ndarray:
+            if chunk_length is not None:  # as the library: these set the decoder's window
+                self.n_samples = chunk_length * self.sampling_rate
+                self.nb_max_frames = self.n_samples // self.hop_length
+            waveform = np.asarray(waveform, dtype=np.float32)
+            if padding:
+                waveform = np.pad(waveform, (0, padding))
+            window = np.hanning(self.n_fft + 1)[:-1].astype("float32")
+            half = self.n_fft // 2
+            padded = np.pad(waveform, (half, half), mode="reflect")
+            del waveform
+            n_frames = (padded.size - self.n_fft) // self.hop_length  # the library drops the last frame
+            mel_spec = np.empty((self.mel_filters.shape[0], n_frames), dtype=np.float32)
+            for first in range(0, n_frames, FEATURE_BLOCK_FRAMES):
+                last = min(n_frames, first + FEATURE_BLOCK_FRAMES)
+                first = max(0, last - FEATURE_BLOCK_FRAMES)
+                piece = padded[first * self.hop_length:(last - 1) * self.hop_length + self.n_fft]
+                stft = self.stft(piece, self.n_fft, self.hop_length, window=window, center=False,
+                                 return_complex=True).astype("complex64")
+                mel_spec[:, first:last] = self.mel_filters @ (np.abs(stft) ** 2)
+            del padded
+            log_spec = np.log10(np.clip(mel_spec, a_min=1e-10, a_max=None))
+            log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+            return (log_spec + 4.0) / 4.0
+
+    return BlockwiseFeatures
+
+
+def blockwise_features(**kwargs):
+    """A BlockwiseFeatures (faster-whisper's FeatureExtractor arguments: feature_size, ...)."""
+    return _feature_extractor_class()(**kwargs)
 
 
 class FasterWhisper:
@@ -38,8 +93,10 @@ class FasterWhisper:
         from faster_whisper import WhisperModel
 
         model_dir, compute_type, threads = self._options
-        return WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads,
-                            local_files_only=True)
+        model = WhisperModel(model_dir, device="cpu", compute_type=compute_type, cpu_threads=threads,
+                             local_files_only=True)
+        model.feature_extractor = blockwise_features(**model.feat_kwargs)  # same values, bounded memory
+        return model
 
     def reseed(self) -> None:
         """Make the next decodes' sampled fallbacks start from ``Decoding.seed``, as in a new process.
