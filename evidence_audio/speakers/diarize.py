@@ -54,7 +54,13 @@ DEFAULT_PIPELINE = "pyannote.audio SpeakerDiarization (segmentation-3.0 + CAM++,
 SEGMENTATION = {"min_duration_off": 0.0}
 CLUSTERING = {"method": "centroid", "min_cluster_size": 12, "threshold": 0.7045654963945799}
 PIPELINE_OPTIONS = {"segmentation_step": 0.1, "embedding_exclude_overlap": True}
-BATCH_SIZE = 32
+BATCH_SIZE = 32  # CAM++ windows per batch where pyannote embeds (the block embeddings do not batch)
+# 10 s windows per batch of the segmentation model. At 32 its activations (SincNet's 80 filter
+# outputs for every window of the batch) held about 360 MiB above the loaded models, while the
+# transcription's working memory is also held on a long recording; at 8, about 120 MiB, and 5 minutes
+# took 9.0 s instead of 10.7 s. The segmentation's values are the same bit for bit at 4, 8, 16 and 32
+# (tests/test_diarize.py), so the speakers are too (docs/diarization.md).
+SEGMENTATION_BATCH_SIZE = 8
 # A person who goes from calm speech to shouting can come out as two speakers: CAM++ embeddings of
 # strained voice lie far from the same person's calm ones (RAVDESS actors, calm vs fearful/angry
 # takes: cosine distance 0.40-0.69 between the two clusters' centroids). A speaker with at most
@@ -171,7 +177,7 @@ def build_default() -> Diarizer:
         # pyannote 4 insists on a PLDA object; agglomerative clustering never reads it.
         plda=PLDA.__new__(PLDA),
         clustering="AgglomerativeClustering",
-        segmentation_batch_size=BATCH_SIZE,
+        segmentation_batch_size=SEGMENTATION_BATCH_SIZE,
         embedding_batch_size=BATCH_SIZE,
         **PIPELINE_OPTIONS,
     )
