@@ -212,12 +212,14 @@ def test_the_spectrogram_is_the_librarys_bit_for_bit_in_a_fifth_of_its_memory(fa
     gains = np.linspace(0.3, 1.0, 60, dtype=np.float32)
     speech = np.concatenate([jfk_samples * g for g in gains])  # 11 min of real speech at changing levels
     frames = FEATURE_BLOCK_FRAMES
-    for n_frames in (frames + 1, 2 * frames + 7, 3 * frames - 1, 700, 60_000):
-        piece = speech[: n_frames * 160 - 160 + 37]  # (n + padding) // 160 frames, padding 160
-        expected = library(piece, chunk_length=30)
-        got = ours(piece, chunk_length=30)
+    for n_frames, padding in ((frames + 1, 160), (2 * frames + 7, 160), (3 * frames - 1, 160), (700, 160),
+                              (60_000, 160), (2 * frames, 0), (3000, 0)):
+        piece = speech[: n_frames * 160 - padding + 37]  # (n + padding) // 160 frames
+        expected = library(piece, padding=padding, chunk_length=30)
+        got = ours(piece, padding=padding, chunk_length=30)
         assert got.dtype == np.float32 and got.shape == expected.shape == (80, n_frames)
-        assert np.array_equal(got, expected), n_frames
+        assert np.array_equal(got, expected), (n_frames, padding)
+        assert (ours.n_samples, ours.nb_max_frames) == (library.n_samples, library.nb_max_frames)
 
     ten_minutes = np.ascontiguousarray(speech[: 600 * 16000])
     peaks = {}

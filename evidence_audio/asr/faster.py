@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ CPU_THREADS = 2
 FEATURE_BLOCK_FRAMES = 4096  # spectrogram frames (10 ms each) computed at once by BlockwiseFeatures
 
 
+@lru_cache(maxsize=1)
 def _feature_extractor_class():
     from faster_whisper.feature_extractor import FeatureExtractor
 
@@ -36,9 +38,10 @@ def _feature_extractor_class():
         ``FEATURE_BLOCK_FRAMES`` frames at a time with the library's own ``stft`` on the
         reflect-padded signal (the padding ``stft`` does itself when ``center=True``), then takes the
         logarithm, the floor 8 below the whole spectrogram's maximum and the scaling as the library
-        does: about 120 MiB for 600 s. Every block holds ``FEATURE_BLOCK_FRAMES`` frames (the last
-        one starts earlier and overlaps the one before): a Mel product over a single frame is summed
-        in another order (a matrix-vector product) and came out 1 ULP apart.
+        does: about 100-120 MiB for 600 s. When there are more than ``FEATURE_BLOCK_FRAMES`` frames,
+        every block holds that many (the last one starts earlier and overlaps the one before): a Mel
+        product over a single frame is summed in another order (a matrix-vector product) and came
+        out 1 ULP apart. 1-D input only (faster-whisper passes no other).
 
         Call: waveform, float32 (or converted), shape (n,), 16 kHz; returns float32, shape
         (n_mels, (n + padding) // 160), as the library's.
