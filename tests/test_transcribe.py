@@ -198,7 +198,7 @@ def test_the_spectrogram_is_the_librarys_bit_for_bit_in_a_fifth_of_its_memory(fa
     """The engine's log-Mel spectrogram (asr.faster.BlockwiseFeatures) equals faster-whisper's own,
     value for value, on real speech of lengths whose last block is one frame, a few or many; and for
     the 600 s the transcription hands the engine at a time it holds at most 160 MiB, where the
-    library's holds about 590 MiB (the analysis's memory peak on a 30-minute recording)."""
+    library's holds about 590 MiB (on top of every stage's models on a 30-minute recording)."""
     import tracemalloc
 
     import numpy as np
