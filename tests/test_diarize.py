@@ -361,27 +361,18 @@ def test_segmentation_batches_change_no_value_and_hold_a_quarter_of_the_memory(d
     assert np.array_equal(values[diarize.SEGMENTATION_BATCH_SIZE], values[32])
 
     script = """
-import sys, threading, numpy as np, torch
+import sys, numpy as np, torch
+sys.path.insert(0, "benchmarks")
+from long_recording import MemoryWatch
 from evidence_audio.speakers import diarize
-def rss():
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * 4096 / 2**20
 diarizer = diarize.load()
 speech = np.load(sys.argv[2])
 diarizer.pipeline._segmentation.batch_size = int(sys.argv[1])
-peak, done = [0.0], threading.Event()
-def watch():
-    while not done.is_set():
-        peak[0] = max(peak[0], rss())
-        done.wait(0.01)
-before = rss()
-watcher = threading.Thread(target=watch)
-watcher.start()
-with diarize.one_thread(), torch.inference_mode():
-    diarizer.pipeline._segmentation({"waveform": torch.from_numpy(speech)[None], "sample_rate": 16000})
-done.set()
-watcher.join()
-print(peak[0] - before)
+with MemoryWatch(interval_s=0.01) as watch:
+    before = watch.process.memory_info().rss / 2**20
+    with watch.watching("segmentation"), diarize.one_thread(), torch.inference_mode():
+        diarizer.pipeline._segmentation({"waveform": torch.from_numpy(speech)[None], "sample_rate": 16000})
+print(watch.peaks["segmentation"] - before)
 """
     grown = {batch: float(subprocess.run([sys.executable, "-c", script, str(batch), str(tmp_path / "speech.npy")],
                                          capture_output=True, text=True, check=True, cwd=REPO).stdout.split()[-1])
