@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import threading
@@ -154,6 +155,7 @@ def main() -> None:
         "seconds": {stage: round(s, 1) for stage, s in watch.seconds.items()},
         "real_time_factor": {stage: round(s / audio_s, 4) for stage, s in watch.seconds.items()},
         "peak_rss_mib": {stage: round(rss) for stage, rss in watch.peaks.items()},
+        "process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "cpu_threads": psutil.cpu_count(),
     }, indent=1))
 
