@@ -182,10 +182,10 @@ def _other_stages(samples: np.ndarray, rate: int, intake, settings: Settings, pr
 
         options = SpeakerOptions(settings.diarization_pipeline, settings.speaker_limits())
         with progress.stage("speakers") as update:
-            loaded = _loaded(models, ("diarizer", options.pipeline), options.load)
-            blocks["speakers"] = speakers_stage(samples, rate, options, loaded=loaded, progress=checked(update),
-                                                centroids=centroids)
-        trim_heap()  # pyannote's per-window arrays, freed, go back before the events encoder allocates
+            blocks["speakers"] = speakers_stage(samples, rate, options, progress=checked(update), centroids=centroids,
+                                                loaded=_loaded(models, ("diarizer", options.pipeline), options.load))
+        trim_heap()  # pyannote's models (without a models cache) and per-window arrays, freed, go back
+        # before the events encoder allocates
     if settings.events and not stopped.is_set():
         from .events.detector import EventOptions, events_stage
 

@@ -90,6 +90,43 @@ def test_a_failed_transcription_stops_the_other_stages(monkeypatch, no_models):
     assert not pipeline.stages_still_running()
 
 
+def test_the_diarizer_is_freed_before_the_events_stage_without_a_models_cache(monkeypatch):
+    """Without a models cache (one analysis, as the CLI runs it) the speakers stage's models are
+    released when it ends, before the events stage loads its encoder beside the transcription."""
+    import gc
+    import weakref
+
+    from evidence_audio.asr import transcribe
+    from evidence_audio.events import detector
+    from evidence_audio.speakers import diarize
+
+    class Diarizer:  # what SpeakerOptions.load gives, standing in for pyannote's pipeline
+        pass
+
+    watched: list = []  # a weak reference to each diarizer loaded
+    alive_at_events: list = []
+
+    def load(self):
+        diarizer = Diarizer()
+        watched.append(weakref.ref(diarizer))
+        return diarizer
+
+    def events(*args, **kwargs):
+        gc.collect()
+        alive_at_events.append(watched[-1]() is not None)
+        return {"sound_events": []}, []
+
+    monkeypatch.setattr(transcribe.TranscriptionOptions, "load", lambda self: None)
+    monkeypatch.setattr(transcribe, "transcript_stage", _fake_transcript)
+    monkeypatch.setattr(diarize.SpeakerOptions, "load", load)
+    monkeypatch.setattr(diarize, "speakers_stage", lambda *a, **k: ({"turns": []}, []))
+    monkeypatch.setattr(detector.EventOptions, "load", lambda self: None)
+    monkeypatch.setattr(detector, "events_stage", events)
+    for side_by_side in (True, False):
+        analyze_with_audio(EXAMPLES / "jfk.flac", Settings(authenticity=False), side_by_side=side_by_side)
+    assert len(watched) == 2 and alive_at_events == [False, False]
+
+
 def test_side_by_side_by_default_only_with_more_than_one_core(monkeypatch, no_models):
     from evidence_audio.asr import transcribe
 
@@ -111,3 +148,4 @@ def test_the_cli_runs_one_stage_at_a_time_when_asked(tmp_path):
     record = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert record["provenance"]["threads"]["stage_threads"] == 1
     assert "fellow Americans" in " ".join(s["text"] for s in record["analysis"]["transcript"]["segments"])
+
