@@ -3,7 +3,8 @@
 The recording is real meeting speech (every ../shared/eval diar_pyannote_debug file and the
 pyannote sample, joined) repeated to the requested length and written as FLAC. The product's
 pipeline runs on it with the embedded defaults, then every report format is written; a thread
-samples the process's resident memory every 0.2 s and keeps the peak of each stage.
+samples the process's resident memory every 0.2 s and keeps the peak of each stage, and the
+process's own peak (``ru_maxrss``, which no sampler misses) is printed beside them.
 
     .venv/bin/python benchmarks/long_recording.py --minutes 30
     .venv/bin/python benchmarks/long_recording.py --minutes 240 --intake-only   # decoding and hashing alone
