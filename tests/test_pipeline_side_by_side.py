@@ -148,4 +148,3 @@ def test_the_cli_runs_one_stage_at_a_time_when_asked(tmp_path):
     record = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert record["provenance"]["threads"]["stage_threads"] == 1
     assert "fellow Americans" in " ".join(s["text"] for s in record["analysis"]["transcript"]["segments"])
-
