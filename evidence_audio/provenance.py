@@ -51,6 +51,47 @@ def _threads(stage_threads: int) -> dict[str, int | None]:
             "diarization": THREADS, "stage_threads": stage_threads}
 
 
+# Instruction-set extensions the numeric libraries choose their kernels by (CTranslate2, oneDNN, MKL,
+# OpenBLAS): a subset of /proc/cpuinfo's flags, kept short so the record stays readable.
+KERNEL_ISA = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
+              "avx512_bf16", "amx_int8", "asimd", "sve")
+
+
+# Environment variables that make CTranslate2 pick other kernels than it would on this processor
+# (CT2_USE_MKL: Intel MKL or not, by default only on a GenuineIntel processor; CT2_FORCE_CPU_ISA).
+KERNEL_ENV = ("CT2_USE_MKL", "CT2_FORCE_CPU_ISA")
+
+
+def _processor() -> dict[str, object]:
+    """The processor the analysis ran on: ``model`` (its name, e.g. "AMD EPYC"), ``vendor`` and
+    ``isa`` (those of ``KERNEL_ISA`` it has), read from /proc/cpuinfo (None and [] where not readable,
+    not Linux); and ``kernel_env``, those of ``KERNEL_ENV`` that are set.
+
+    Recorded because words can differ between processors, not only between thread counts:
+    CTranslate2's int8 kernels are chosen by instruction set and vendor (Intel MKL on a GenuineIntel
+    processor, oneDNN elsewhere: its cpu/backend.cc), and on an AMD EPYC (2026-12-07) Whisper base decoded a 0 dB car scene with other words
+    than on the machine of the day before (tests/test_transcribe.py, the stretched-word scene).
+    """
+    model = vendor = None
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "model name" and model is None:
+                    model = value
+                elif key == "vendor_id" and vendor is None:
+                    vendor = value
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {"model": model or platform.processor() or None, "vendor": vendor,
+            "isa": [name for name in KERNEL_ISA if name in flags],
+            "kernel_env": {name: os.environ[name] for name in KERNEL_ENV if name in os.environ}}
+
+
 def _git_commit() -> str | None:
     """The checkout's commit (``-dirty`` when changed), read without writing anything in the checkout.
 
@@ -91,6 +132,7 @@ class Provenance:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "machine": platform.machine(),
+            "processor": _processor(),
             "threads": _threads(self.stage_threads),
             "packages": _package_versions(),
             "ffmpeg_libraries": {k: ".".join(map(str, v)) for k, v in sorted(av.library_versions.items())},

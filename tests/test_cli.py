@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -61,6 +62,12 @@ def test_report_is_complete_and_conforms_to_schema(analysed):
     assert threads["ctranslate2"] == 2 and 1 <= threads["torch"] and threads["logical_cpus"] == os.cpu_count()
     assert threads["diarization"] == 1
     assert threads["stage_threads"] == (2 if os.cpu_count() > 1 else 1)  # the transcription beside the rest
+    processor = record["provenance"]["processor"]  # words can differ between processors: named
+    cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    assert processor["model"] == names[0] and processor["vendor"] in cpuinfo
+    assert processor["isa"] and set(processor["isa"]) <= set(cpuinfo.split())
+    assert processor["kernel_env"] == {k: os.environ[k] for k in ("CT2_USE_MKL", "CT2_FORCE_CPU_ISA") if k in os.environ}
     assert record["evidence"]["audio"]["decoded_duration_s"] == pytest.approx(11.0, abs=0.01)
     for model in record["provenance"]["models"]:
         assert model["files"] and all(len(h) == 64 for h in model["files"].values())
