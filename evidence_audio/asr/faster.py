@@ -37,7 +37,7 @@ def _feature_extractor_class():
         recording (docs/transcription_speed.md). This computes the power spectrum
         ``FEATURE_BLOCK_FRAMES`` frames at a time with the library's own ``stft`` on the
         reflect-padded signal (the padding ``stft`` does itself when ``center=True``) into one
-        (201, n_frames) float32 array, then the Mel bands as one product over every frame, the
+        (201, n_frames) float32 array in the library's (Fortran) order, then the Mel bands as one product over every frame, the
         logarithm, the floor 8 below the maximum and the scaling as the library does. The Mel product
         is not done per block: a matrix product's sums can be ordered by how many columns it has, and
         on an AMD EPYC (2026-12-07) per-block products came out 1 ULP apart from the library's (and
@@ -59,7 +59,9 @@ def _feature_extractor_class():
             padded = np.pad(waveform, (half, half), mode="reflect")
             del waveform
             n_frames = (padded.size - self.n_fft) // self.hop_length  # the library drops the last frame
-            magnitudes = np.empty((self.n_fft // 2 + 1, n_frames), dtype=np.float32)
+            # Fortran order, as the library's ``np.abs(stft[..., :-1]) ** 2``: the same BLAS call follows
+            magnitudes = np.empty((self.n_fft // 2 + 1, n_frames), dtype=np.float32, order="F")
+            stft = None  # no frame at all: the library's error (the maximum of nothing) follows
             for first in range(0, n_frames, FEATURE_BLOCK_FRAMES):
                 last = min(n_frames, first + FEATURE_BLOCK_FRAMES)
                 piece = padded[first * self.hop_length:(last - 1) * self.hop_length + self.n_fft]
