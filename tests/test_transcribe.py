@@ -213,7 +213,7 @@ def test_the_spectrogram_is_the_librarys_bit_for_bit_in_a_fifth_of_its_memory(fa
     speech = np.concatenate([jfk_samples * g for g in gains])  # 11 min of real speech at changing levels
     frames = FEATURE_BLOCK_FRAMES
     for n_frames, padding in ((frames + 1, 160), (2 * frames + 7, 160), (3 * frames - 1, 160), (700, 160),
-                              (60_000, 160), (2 * frames, 0), (3000, 0)):
+                              (60_000, 160), (2 * frames, 0), (3000, 0), (1, 160), (2, 160), (50, 160), (50, 0)):
         piece = speech[: n_frames * 160 - padding + 37]  # (n + padding) // 160 frames
         expected = library(piece, padding=padding, chunk_length=30)
         got = ours(piece, padding=padding, chunk_length=30)
@@ -472,10 +472,11 @@ def test_speech_a_stretched_word_skipped_is_decoded_again(faster):
     base wrote "by" from 48.3 to 56.6 s, over four utterances it gave no other word for. The segment is
     marked long_word, and the speech under the word is decoded again on its own."""
     _, record = car_scene_transcript(faster, 0)
-    stretched = [s for s in record["segments"] if "long_word" in s["suspect_reasons"]]
+    stretched = [s for s in record["segments"] if any(w["end"] - w["start"] >= 4.0 for w in s["words"])]
     if not stretched:  # int8 decoding differs between CPUs: on an AMD EPYC (2026-12-07) base wrote no such word
-        pytest.skip("Whisper base did not write the stretched word on this CPU; nothing to decode again")
+        pytest.skip("Whisper base did not write a stretched word on this CPU; nothing to decode again")
     (long_,) = stretched
+    assert "long_word" in long_["suspect_reasons"]
     inside = [s for s in record["segments"] if s["decoded_alone"] and long_["start"] < s["start"] < long_["end"]]
     assert inside and sum(len(s["words"]) for s in inside) >= 8
     assert "long pole" in " ".join(s["text"] for s in inside).lower()
