@@ -53,13 +53,15 @@ def _threads(stage_threads: int) -> dict[str, int | None]:
 
 # Instruction-set extensions the numeric libraries choose their kernels by (CTranslate2, oneDNN, MKL,
 # OpenBLAS): a subset of /proc/cpuinfo's flags, kept short so the record stays readable.
-KERNEL_ISA = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-              "avx512_bf16", "amx_int8", "asimd", "sve")
+KERNEL_ISA = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl",
+              "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16", "asimd", "sve")
 
 
-# Environment variables that make CTranslate2 pick other kernels than it would on this processor
-# (CT2_USE_MKL: Intel MKL or not, by default only on a GenuineIntel processor; CT2_FORCE_CPU_ISA).
-KERNEL_ENV = ("CT2_USE_MKL", "CT2_FORCE_CPU_ISA")
+# Environment variables that make the numeric libraries pick other kernels than they would on this
+# processor: CTranslate2's (CT2_USE_MKL: Intel MKL or not, by default only on a GenuineIntel
+# processor; CT2_FORCE_CPU_ISA), oneDNN's, Intel MKL's, OpenBLAS's (the spectrogram) and torch's.
+KERNEL_ENV = ("CT2_USE_MKL", "CT2_FORCE_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_CBWR",
+              "MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY")
 
 
 def _processor() -> dict[str, object]:
@@ -67,10 +69,11 @@ def _processor() -> dict[str, object]:
     ``isa`` (those of ``KERNEL_ISA`` it has), read from /proc/cpuinfo (None and [] where not readable,
     not Linux); and ``kernel_env``, those of ``KERNEL_ENV`` that are set.
 
-    Recorded because words can differ between processors, not only between thread counts:
-    CTranslate2's int8 kernels are chosen by instruction set and vendor (Intel MKL on a GenuineIntel
-    processor, oneDNN elsewhere: its cpu/backend.cc), and on an AMD EPYC (2026-12-07) Whisper base decoded a 0 dB car scene with other words
-    than on the machine of the day before (tests/test_transcribe.py, the stretched-word scene).
+    Recorded because words can differ between processors, not only between thread counts: the
+    numeric libraries pick their kernels by instruction set and vendor (CTranslate2's int8 products
+    run on Intel MKL only on a GenuineIntel processor, on oneDNN elsewhere: its cpu/backend.cc), and
+    on an AMD EPYC (2026-12-07) Whisper base decoded a 0 dB car scene with other words than on an
+    earlier machine (tests/test_transcribe.py, the stretched-word scene).
     """
     model = vendor = None
     flags: set[str] = set()
@@ -87,7 +90,7 @@ def _processor() -> dict[str, object]:
                     flags = set(value.split())
     except OSError:
         pass
-    return {"model": model or platform.processor() or None, "vendor": vendor,
+    return {"model": model, "vendor": vendor,
             "isa": [name for name in KERNEL_ISA if name in flags],
             "kernel_env": {name: os.environ[name] for name in KERNEL_ENV if name in os.environ}}
 

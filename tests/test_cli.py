@@ -63,11 +63,15 @@ def test_report_is_complete_and_conforms_to_schema(analysed):
     assert threads["diarization"] == 1
     assert threads["stage_threads"] == (2 if os.cpu_count() > 1 else 1)  # the transcription beside the rest
     processor = record["provenance"]["processor"]  # words can differ between processors: named
-    cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
-    assert processor["model"] == names[0] and processor["vendor"] in cpuinfo
-    assert processor["isa"] and set(processor["isa"]) <= set(cpuinfo.split())
-    assert processor["kernel_env"] == {k: os.environ[k] for k in ("CT2_USE_MKL", "CT2_FORCE_CPU_ISA") if k in os.environ}
+    from evidence_audio.provenance import KERNEL_ENV
+    assert processor["kernel_env"] == {k: os.environ[k] for k in KERNEL_ENV if k in os.environ}
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text(encoding="utf-8", errors="replace")
+             .splitlines() if line.startswith("model name")] if cpuinfo.exists() else []
+    if names:  # x86 Linux, as CI runs: checked against the kernel's own list
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+        assert processor["model"] == names[0] and processor["vendor"] and processor["vendor"] in text
+        assert processor["isa"] and set(processor["isa"]) <= set(text.split())
     assert record["evidence"]["audio"]["decoded_duration_s"] == pytest.approx(11.0, abs=0.01)
     for model in record["provenance"]["models"]:
         assert model["files"] and all(len(h) == 64 for h in model["files"].values())
