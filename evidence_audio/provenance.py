@@ -61,7 +61,7 @@ KERNEL_ISA = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "av
 # processor: CTranslate2's (CT2_USE_MKL: Intel MKL or not, by default only on a GenuineIntel
 # processor; CT2_FORCE_CPU_ISA), oneDNN's, Intel MKL's, OpenBLAS's (the spectrogram) and torch's.
 KERNEL_ENV = ("CT2_USE_MKL", "CT2_FORCE_CPU_ISA", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_CBWR",
-              "MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE", "ATEN_CPU_CAPABILITY")
+              "MKL_ENABLE_INSTRUCTIONS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "ATEN_CPU_CAPABILITY")
 
 
 def _processor() -> dict[str, object]:
