@@ -15,7 +15,7 @@ import pytest
 
 from evidence_audio import models
 from evidence_audio.asr.convert import checkpoint_bytes
-from evidence_audio.asr.suspect import (impossible_words, reasons, remove_impossible_words, repetition_loop,
+from evidence_audio.asr.suspect import (THRESHOLDS, impossible_words, reasons, remove_impossible_words, repetition_loop,
                                         stock_phrase, translation_reasons)
 from evidence_audio.asr.transcript import Segment, Word
 from evidence_audio.errors import EvidenceError, ModelError
@@ -472,7 +472,8 @@ def test_speech_a_stretched_word_skipped_is_decoded_again(faster):
     base wrote "by" from 48.3 to 56.6 s, over four utterances it gave no other word for. The segment is
     marked long_word, and the speech under the word is decoded again on its own."""
     _, record = car_scene_transcript(faster, 0)
-    stretched = [s for s in record["segments"] if any(w["end"] - w["start"] >= 4.0 for w in s["words"])]
+    stretched = [s for s in record["segments"]
+                 if any(w["end"] - w["start"] >= THRESHOLDS.long_word_s for w in s["words"])]
     if not stretched:  # int8 decoding differs between CPUs: on an AMD EPYC (2026-12-07) base wrote no such word
         pytest.skip("Whisper base did not write a stretched word on this CPU; nothing to decode again")
     (long_,) = stretched

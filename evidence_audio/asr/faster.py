@@ -37,8 +37,9 @@ def _feature_extractor_class():
         recording (docs/transcription_speed.md). This computes the power spectrum
         ``FEATURE_BLOCK_FRAMES`` frames at a time with the library's own ``stft`` on the
         reflect-padded signal (the padding ``stft`` does itself when ``center=True``) into one
-        (201, n_frames) float32 array in the library's (Fortran) order, then the Mel bands as one product over every frame, the
-        logarithm, the floor 8 below the maximum and the scaling as the library does. The Mel product
+        (201, n_frames) float32 array in the library's (Fortran) order, then the Mel bands as one
+        product over every frame, the logarithm, the floor 8 below the maximum and the scaling as the
+        library does. The Mel product
         is not done per block: a matrix product's sums can be ordered by how many columns it has, and
         on an AMD EPYC (2026-12-07) per-block products came out 1 ULP apart from the library's (and
         changed words). About 100-120 MiB for 600 s. 1-D input only (faster-whisper passes no other).
