@@ -32,8 +32,10 @@ EXAMINER = "Aysel Məmmədova"
 
 
 def _cli(*args, input=None):
+    # A session of its own, so without a controlling terminal: a hidden passphrase prompt (getpass)
+    # reads the terminal when there is one, not stdin, and run from a terminal the test waited there.
     return subprocess.run([sys.executable, "-m", "evidence_audio.cli", *map(str, args)], capture_output=True,
-                          text=True, input=input, timeout=900)
+                          text=True, input=input, timeout=900, start_new_session=True)
 
 
 @pytest.fixture(scope="module")
